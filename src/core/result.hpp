@@ -32,7 +32,7 @@ template <class T>
 class [[nodiscard]] result {
  public:
   result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
-  result(error err) : v_(std::in_place_index<1>, std::move(err)) {}  // NOLINT
+  result(core::error err) : v_(std::in_place_index<1>, std::move(err)) {}  // NOLINT
 
   [[nodiscard]] bool has_value() const { return v_.index() == 0; }
   explicit operator bool() const { return has_value(); }
@@ -55,7 +55,7 @@ template <>
 class [[nodiscard]] result<void> {
  public:
   result() = default;
-  result(error err) : err_(std::move(err)), ok_(false) {}  // NOLINT
+  result(core::error err) : err_(std::move(err)), ok_(false) {}  // NOLINT
 
   [[nodiscard]] bool has_value() const { return ok_; }
   explicit operator bool() const { return ok_; }

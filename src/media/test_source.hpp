@@ -1,0 +1,45 @@
+// test_source: the built-in test stream — a moving pattern with a wall clock (UTC HH:MM:SS.mmm)
+// and a frame counter drawn in a hand-made 7-segment font, encoded as H.264 (libx264, zerolatency,
+// no B-frames, a keyframe every 2 s carrying SPS/PPS) plus AAC (48 kHz stereo, a 440 Hz tone with
+// a 1 kHz beep at the start of every second). Runs on its own thread (see source.hpp), paced in
+// real time; timestamps come from the frame and sample counters, so they are exact.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "media/source.hpp"
+
+namespace meshcast::media {
+
+struct test_source_settings {
+  int width = 1280;
+  int height = 720;
+  int fps = 30;
+  int kbps = 2500;
+  /// Real-time pacing. Off in tests: frames come as fast as the encoder makes them.
+  bool paced = true;
+  /// Video frames to produce before ending with success; 0 = until stopped.
+  std::int64_t max_frames = 0;
+};
+
+/// Parses "test", "test:WxH@FPS" or "test:WxH@FPS:KBPS" (even sizes 64..3840 x 64..2160,
+/// 1..120 fps, 100..50000 kb/s), e.g. "test:1280x720@30:2500".
+core::result<test_source_settings> parse_test_spec(std::string_view spec);
+
+class test_source final : public source {
+ public:
+  explicit test_source(test_source_settings settings);
+  ~test_source() override;
+
+  [[nodiscard]] std::string describe() const override;
+
+ protected:
+  core::result<void> run(const source_callbacks& callbacks, std::stop_token stop) override;
+
+ private:
+  test_source_settings settings_;
+};
+
+}  // namespace meshcast::media
