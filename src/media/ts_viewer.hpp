@@ -1,5 +1,5 @@
 // ts_viewer: the sans-IO policy of one continuous MPEG-TS viewer. It decides which chunks of a
-// rendition the viewer gets and when it is hopelessly slow; the driver (net/http_live) does the
+// rendition the viewer gets and when it is hopelessly slow; the driver (net/http_routes) does the
 // socket writes. Chunks are queued as shared chunk_ptrs, never copied. No clock: time is the
 // source time of the chunks offered. Single-threaded, like the chunk log that feeds it.
 #pragma once
@@ -17,7 +17,8 @@ namespace meshcast::media {
 struct ts_viewer_settings {
   /// The viewer is behind when its queue holds more than both of these: max(4 MiB, 4 s of
   /// stream). 4 s is two default GOPs of slack, enough to ride out a TCP stall or a Wi-Fi
-  /// hiccup; the 4 MiB floor keeps low-rate streams from dropping on a few large keyframes.
+  /// hiccup; the 4 MiB floor spares low-rate streams from dropping on short stalls, at a cost:
+  /// at 1 Mbit/s it is 32 s of stream, so lower it to keep such viewers closer to live.
   std::size_t soft_limit_bytes = 4u << 20;
   core::micros soft_limit_duration{4'000'000};
   /// A queue above this disconnects at once: the bound on memory per viewer when durations are

@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -14,6 +13,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <variant>
 
 #include "core/time.hpp"
 #include "net/metrics.hpp"

@@ -69,7 +69,7 @@ class rtmp_server {
   /// Appends the counters in Prometheus text format (meshcast_rtmp_* families).
   void write_metrics(std::string& out) const;
 
-  struct state;
+  struct state;  ///< implementation; shared with the connections so they may outlive stop()
 
  private:
   std::shared_ptr<state> state_;

@@ -219,9 +219,11 @@ void session::on_command(const message& m, core::byte_view body) {
       fail(close_kind::protocol_error, "rtmp: connect received twice");
       return;
     }
-    on_connect(m, tid, values->size() > 2 ? (*values)[2] : value::make_null());
+    on_connect(tid, values->size() > 2 ? (*values)[2] : value::make_null());
   } else if (name == "releaseStream" || name == "FCPublish") {
-    // Adobe leftovers; FFmpeg and OBS send them and do not care about the answer.
+    // Adobe leftovers; FFmpeg and OBS send them and do not care about the answer. FCPublish is
+    // also answered with onFCPublish once the publish is accepted (what FMS and SRS do).
+    if (name == "FCPublish") fc_publish_ = true;
     if (tid != 0) {
       send_command(k_csid_command, 0,
                    {value::make_string("_result"), value::make_number(tid), value::make_null(),
@@ -233,7 +235,7 @@ void session::on_command(const message& m, core::byte_view body) {
                   value::make_number(next_stream_id_)});
     if (next_stream_id_ < 1000) ++next_stream_id_;
   } else if (name == "publish") {
-    on_publish(m, tid, *values);
+    on_publish(m, *values);
   } else if (name == "FCUnpublish" || name == "deleteStream" || name == "closeStream") {
     end_publication(name);
   } else if (name == "play" || name == "play2") {
@@ -242,8 +244,7 @@ void session::on_command(const message& m, core::byte_view body) {
   // Anything else (_checkbw, getStreamLength, FCSubscribe, _result, ...) is politely ignored.
 }
 
-void session::on_connect(const message& m, double tid, const value& cmd) {
-  (void)m;
+void session::on_connect(double tid, const value& cmd) {
   auto [app, app_key] = split_query_param(cmd.get_string("app").value_or(""), "key");
   while (!app.empty() && app.back() == '/') app.pop_back();
   tc_url_ = cmd.get_string("tcUrl").value_or("");
@@ -275,8 +276,7 @@ void session::on_connect(const message& m, double tid, const value& cmd) {
       connect_event{app_, tc_url_, cmd.get_string("flashVer").value_or(""), connect_key_});
 }
 
-void session::on_publish(const message& m, double tid, const std::vector<value>& args) {
-  (void)tid;
+void session::on_publish(const message& m, const std::vector<value>& args) {
   if (is_publishing(state_)) {
     fail(close_kind::protocol_error, "rtmp: publish while already publishing '" + publish_name_ + "'");
     return;
@@ -376,6 +376,13 @@ void session::accept_publish() {
   core::put_be16(p, k_uc_stream_begin);
   core::put_be32(p, publish_stream_id_);
   send(message_type::user_control, k_csid_control, 0, p);
+  if (fc_publish_) {
+    value info = value::make_object();
+    info.set("code", value::make_string("NetStream.Publish.Start"));
+    info.set("description", value::make_string(publish_name_));
+    send_command(k_csid_command, 0,
+                 {value::make_string("onFCPublish"), value::make_number(0), value::make_null(), info});
+  }
   send_status(publish_stream_id_, "status", "NetStream.Publish.Start",
               publish_name_ + " is now published.");
   state_ = session_state::publishing;

@@ -8,7 +8,10 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <variant>
+#include <vector>
 
 #include "core/bytes.hpp"
 #include "core/time.hpp"
@@ -108,7 +111,8 @@ struct session_settings {
 ///   wait_connect   --connect--> connected (Window Ack Size, Set Peer Bandwidth, Set Chunk Size,
 ///                                          _result NetConnection.Connect.Success; connect_event)
 ///   connected      --publish--> publish_pending (publish_event)
-///   publish_pending --accept_publish()--> publishing (StreamBegin, onStatus Publish.Start)
+///   publish_pending --accept_publish()--> publishing (StreamBegin, onFCPublish if FCPublish came,
+///                                          onStatus NetStream.Publish.Start)
 ///   publish_pending --reject_publish()--> closed (onStatus error with the given code)
 ///   publishing / publish_pending --FCUnpublish|deleteStream|closeStream--> connected
 ///                                          (unpublish_event)
@@ -160,8 +164,8 @@ class session {
   void on_data(message& m, core::byte_view body);
   void on_aggregate(const message& m);
   void on_user_control(const message& m);
-  void on_connect(const message& m, double tid, const amf0::value& cmd);
-  void on_publish(const message& m, double tid, const std::vector<amf0::value>& args);
+  void on_connect(double tid, const amf0::value& cmd);
+  void on_publish(const message& m, const std::vector<amf0::value>& args);
   void on_play(const message& m);
   void end_publication(const std::string& reason);
   void maybe_acknowledge();
@@ -190,6 +194,7 @@ class session {
   std::uint32_t next_stream_id_ = 1;
   std::uint32_t publish_stream_id_ = 0;
   std::string publish_name_;
+  bool fc_publish_ = false;  // the client sent FCPublish: answer onFCPublish on accept
 
   std::uint64_t bytes_received_ = 0;
   std::uint32_t peer_window_ = 0;  // Window Ack Size the client asked for; 0 = no acks

@@ -144,11 +144,14 @@ TEST_F(rtmp_session, create_stream_result_carries_stream_id_1) {
   EXPECT_EQ(cmds[3][3].number, 1);
 }
 
-TEST_F(rtmp_session, accepted_publish_sends_stream_begin_and_publish_start) {
+TEST_F(rtmp_session, accepted_publish_sends_stream_begin_on_fc_publish_and_publish_start) {
   publishing();
   const auto& msgs = server.messages();
-  ASSERT_GE(msgs.size(), 2u);
-  const auto& begin = msgs[msgs.size() - 2];
+  ASSERT_GE(msgs.size(), 3u);
+  const auto names = server.command_names();
+  EXPECT_EQ(names[names.size() - 2], "onFCPublish");
+  EXPECT_EQ(names.back(), "onStatus");
+  const auto& begin = msgs[msgs.size() - 3];
   EXPECT_EQ(begin.type_id, 4);
   EXPECT_EQ(begin.payload, (core::bytes{0, 0, 0, 0, 0, 1}));
   EXPECT_EQ(msgs.back().stream_id, 1u);
