@@ -4,6 +4,10 @@
 
 #include <CLI/CLI.hpp>
 
+extern "C" {
+#include <libavutil/log.h>
+}
+
 #include "app/origin.hpp"
 
 namespace meshcast::app {
@@ -52,6 +56,7 @@ void add_origin(CLI::App& app, origin_settings& s, std::vector<std::string>& key
 int run(int argc, char** argv) {
   CLI::App app{"meshcast: one live broadcaster, a very large audience, low delay, little server bandwidth"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "meshcast 0.1.0");
   app.set_config("--config", "", "TOML config file; keys are the long flag names, under a [origin] table");
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
@@ -69,6 +74,9 @@ int run(int argc, char** argv) {
   }
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  // libav* prints its own lines (x264's banner, demuxer chatter) to stderr: only errors, unless
+  // we are debugging.
+  av_log_set_level(log_level == "trace" ? AV_LOG_VERBOSE : log_level == "debug" ? AV_LOG_INFO : AV_LOG_ERROR);
 
   if (app.got_subcommand("origin")) {
     for (const auto& k : keys) {
