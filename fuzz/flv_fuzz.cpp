@@ -1,10 +1,13 @@
 // Fuzzes the FLV tag body parsers and flv_ingest. The input is a run of records
 // [kind:1][length:2 big-endian][body]: kind bit 0 = audio/video, bit 1 = also parse the body as
-// a decoder record / SPS / AudioSpecificConfig; the rest of the kind byte feeds timestamps.
+// a decoder record / SPS / AudioSpecificConfig (h264_fuzz and aac_fuzz go deeper); the rest of
+// the kind byte feeds timestamps.
 #include <cstddef>
 #include <cstdint>
 
+#include "media/aac.hpp"
 #include "media/flv_ingest.hpp"
+#include "media/h264.hpp"
 
 using namespace meshcast;
 using namespace meshcast::media;
@@ -23,11 +26,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!r.take(len, body)) body = r.rest();
     ts += static_cast<std::uint32_t>(kind >> 2) * 0x0400'0000u + (kind >> 2);
     if (kind & 2) {
-      (void)parse_avc_decoder_config(body);
-      (void)parse_h264_sps(body);
-      (void)parse_audio_specific_config(body);
-      core::bytes out;
-      (void)length_prefixed_to_annex_b(body, 1 + (kind >> 6), out);
+      (void)h264::parse_decoder_config(body);
+      (void)h264::parse_sps(body);
+      (void)aac::parse_audio_specific_config(body);
+      (void)h264::length_prefixed_to_annex_b(body, 1 + (kind >> 6));
     }
     const auto res = (kind & 1) ? ingest.on_video(ts, body) : ingest.on_audio(ts, body);
     (void)res;

@@ -9,6 +9,8 @@ extern "C" {
 }
 
 #include "app/origin.hpp"
+#include "app/peer.hpp"
+#include <spdlog/sinks/stdout_color_sinks.h>
 
 namespace meshcast::app {
 namespace {
@@ -49,6 +51,50 @@ void add_origin(CLI::App& app, origin_settings& s, std::vector<std::string>& key
       ->capture_default_str()->check(CLI::Range(1, 10000));
   o->add_option("--playlist-segments", s.playlist_segments, "Segments listed in a live HLS playlist")
       ->capture_default_str()->check(CLI::Range(2, 100));
+  o->add_option("--swarm", s.swarm, "Swarm listen address of the source peer ADDR:PORT (first stream; "
+                "further streams take any free port, announced through the tracker)")
+      ->capture_default_str()->check(check_endpoint);
+  o->add_option("--public-host", s.public_host, "Address peers dial the source peer at (default: the "
+                "--swarm address, or 127.0.0.1 when it is 0.0.0.0)");
+  o->add_option("--signing-key", s.signing_key, "PEM file of the Ed25519 chunk-signing key, created if "
+                "missing (default: a fresh key each start)");
+  o->add_option("--tracker-token", s.tracker_token, "Token origins and edges must present to the embedded tracker");
+  o->add_option("--swarm-upload-kbps", s.swarm_upload_kbps, "Upload budget of each source peer (0: unlimited)")
+      ->capture_default_str();
+  o->add_option("--max-neighbours", s.max_neighbours, "Peers the source peer serves directly")
+      ->capture_default_str()->check(CLI::Range(1, 10000));
+}
+
+void add_peer(CLI::App& app, peer_settings& s) {
+  auto* p = app.add_subcommand("peer", "Join a stream's swarm and serve it to local players");
+  p->configurable();
+  p->add_option("--tracker", s.tracker, "Tracker URL, e.g. http://ORIGIN:8080 (the origin embeds one)");
+  p->add_option("--join", s.join, "Bootstrap from any swarm node HOST:PORT instead of a tracker")
+      ->check(check_endpoint);
+  p->add_option("--stream", s.stream, "Stream to join: live/NAME")->required();
+  p->add_option("--rendition", s.rendition, "Rendition to join")->capture_default_str();
+  p->add_option("--swarm", s.swarm, "Swarm listen address ADDR:PORT (port 0: any free port)")
+      ->capture_default_str()->check(check_endpoint);
+  p->add_option("--http", s.http, "Local HTTP outputs ADDR:PORT (HLS, /live/NAME.ts, /api/v1/stats, /metrics)")
+      ->capture_default_str()->check(check_endpoint);
+  p->add_option("--upload-kbps", s.upload_kbps, "Upload budget for chunk data in kbit/s (0: unlimited)")
+      ->capture_default_str();
+  p->add_option("--playout-delay", s.playout_delay_ms,
+                "Release chunks to local outputs at source time + this many ms (peers with the same "
+                "delay play in step)")
+      ->capture_default_str()->check(CLI::Range(0, 60000));
+  p->add_option("--output", s.output, "'-' writes the stream to standard output (meshcast peer ... | ffplay -)");
+  p->add_option("--tcp-output", s.tcp_output, "ADDR:PORT: serve the raw TS to every client that connects")
+      ->check(check_endpoint);
+  p->add_option("--public-key", s.public_key, "The origin's chunk-signing public key (hex or base64); "
+                "learnt from the tracker when not given");
+  p->add_option("--region", s.region, "Region reported to the tracker (neighbours are chosen near)");
+  p->add_option("--min-neighbours", s.min_neighbours, "Dial candidates while below this")
+      ->capture_default_str()->check(CLI::Range(1, 64));
+  p->add_option("--max-neighbours", s.max_neighbours, "Refuse newcomers above this")
+      ->capture_default_str()->check(CLI::Range(1, 256));
+  p->add_option("--window", s.window_seconds, "Seconds of the stream kept in memory")
+      ->capture_default_str()->check(CLI::Range(2, 3600));
 }
 
 }  // namespace
@@ -66,12 +112,16 @@ int run(int argc, char** argv) {
   origin_settings origin;
   std::vector<std::string> keys, specs, names;
   add_origin(app, origin, keys, specs, names);
+  peer_settings peer;
+  add_peer(app, peer);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  // Logs go to stderr: standard output may carry the stream itself (meshcast peer --output -).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("meshcast"));
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   // libav* prints its own lines (x264's banner, demuxer chatter) to stderr: only errors, unless
@@ -97,6 +147,14 @@ int run(int argc, char** argv) {
       origin.sources.push_back({specs[i], name});
     }
     return run_origin(origin);
+  }
+  if (app.got_subcommand("peer")) {
+    if (peer.tracker.empty() == peer.join.empty()) {
+      spdlog::error("meshcast peer needs exactly one of --tracker URL or --join HOST:PORT");
+      return 2;
+    }
+    if (peer.stream.rfind("live/", 0) != 0) peer.stream = "live/" + peer.stream;
+    return run_peer(peer);
   }
   return 2;
 }

@@ -8,14 +8,19 @@
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <openssl/crypto.h>
 
+#include "app/swarm_member.hpp"
+#include "chunk/signer.hpp"
 #include "media/live_stream.hpp"
 #include "media/source.hpp"
 #include "net/endpoint.hpp"
 #include "net/http_server.hpp"
 #include "net/metrics.hpp"
 #include "net/rtmp_server.hpp"
+#include "net/tracker_routes.hpp"
+#include "tracker/service.hpp"
 
 namespace meshcast::app {
 namespace {
@@ -120,6 +125,36 @@ class source_runner {
   bool stopped_ = false;
 };
 
+/// The source peer of one stream's source rendition: a swarm member on the rendition's own chunk
+/// log, fed every chunk the packager stores, and announced to the embedded tracker.
+class source_peer {
+ public:
+  source_peer(asio::io_context& io, swarm_member_settings settings, media::rendition& r,
+              const chunk::ed25519_public_key& key)
+      : rendition_(r), member_(io, std::move(settings), r.log(), nullptr) {
+    member_.set_public_key(key);
+    listener_ = r.log().subscribe([this](const chunk::chunk_ptr& c) {
+      member_.node().on_local_chunk(c, core::system_clock{}.now());
+      member_.transport().poke();
+    });
+  }
+  ~source_peer() {
+    rendition_.log().unsubscribe(listener_);
+    member_.stop();
+  }
+  source_peer(const source_peer&) = delete;
+  source_peer& operator=(const source_peer&) = delete;
+
+  swarm_member& member() { return member_; }
+  const swarm_member& member() const { return member_; }
+  [[nodiscard]] const media::rendition& rendition() const { return rendition_; }
+
+ private:
+  media::rendition& rendition_;
+  swarm_member member_;
+  chunk::chunk_log::listener_id listener_ = 0;
+};
+
 /// Compares secrets in constant time so a key cannot be guessed byte by byte from timing.
 bool same_secret(const std::string& a, const std::string& b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
@@ -135,10 +170,28 @@ int run_origin(const origin_settings& s) {
     return 1;
   }
 
+  auto swarm_ep = net::parse_endpoint(s.swarm);
+  if (!swarm_ep) {
+    spdlog::error("--swarm: {}", swarm_ep.error().message);
+    return 1;
+  }
+
+  // Every chunk is signed before it is stored: viewers verify before they store, forward or play.
+  auto signer = s.signing_key.empty() ? core::result<chunk::signer>(chunk::signer::generate())
+                                      : chunk::signer::load_or_create(s.signing_key);
+  if (!signer) {
+    spdlog::error("--signing-key: {}", signer.error().message);
+    return 1;
+  }
+  const std::string public_key_hex = chunk::to_hex(signer->public_key());
+
   asio::io_context io{1};
   media::stream_settings stream_defaults;
   stream_defaults.window = std::chrono::seconds{s.window_seconds};
   stream_defaults.packaging.chunk_duration = std::chrono::milliseconds{s.chunk_ms};
+  stream_defaults.finish = [&signer](const media::live_stream& st, const media::rendition& r, chunk::chunk_ptr c) {
+    return signer->sign(st.name(), r.info().name, c);
+  };
   media::stream_registry streams(stream_defaults);
 
   net::http_settings http_settings;
@@ -170,6 +223,81 @@ int run_origin(const origin_settings& s) {
     runners.push_back(std::make_unique<source_runner>(io, stream, src.spec));
   }
 
+  // The embedded tracker, at the same paths as `meshcast tracker`.
+  tracker::service_settings tracker_settings;
+  tracker_settings.token = s.tracker_token;
+  tracker::service tracker_service(tracker_settings);
+  net::add_tracker_routes(http, tracker_service);
+
+  // One source peer per stream, created once the stream has its source rendition (pulled sources
+  // at once, RTMP streams on their first publish) and announced to the embedded tracker.
+  std::map<std::string, std::unique_ptr<source_peer>> source_peers;
+  const std::string public_host =
+      !s.public_host.empty() ? s.public_host
+                             : (swarm_ep->address().is_unspecified() ? "127.0.0.1" : swarm_ep->address().to_string());
+  asio::steady_timer swarm_timer(io);
+  std::function<void()> swarm_tick = [&] {
+    const auto now = core::system_clock{}.now();
+    for (media::live_stream* st : streams.all()) {
+      media::rendition* r = st->find_rendition("source");
+      if (!r) continue;
+      auto& sp = source_peers[st->name()];
+      if (!sp) {
+        swarm_member_settings ms;
+        ms.role = proto::swarm::node_role::origin;
+        ms.stream = st->name();
+        ms.listen = source_peers.size() == 1 ? *swarm_ep : asio::ip::tcp::endpoint(swarm_ep->address(), 0);
+        ms.upload_kbps = s.swarm_upload_kbps;
+        ms.max_neighbours = static_cast<std::size_t>(s.max_neighbours);
+        ms.min_neighbours = 0;
+        sp = std::make_unique<source_peer>(io, ms, *r, signer->public_key());
+        if (auto started = sp->member().start(); !started) {
+          spdlog::error("{}: {}", st->name(), started.error().message);
+          sp.reset();
+          source_peers.erase(st->name());
+          continue;
+        }
+        tracker_service.set_public_key(st->name(), public_key_hex);
+        spdlog::info("swarm: source peer of {} on port {} (public key {})", st->name(),
+                     sp->member().swarm_endpoint().port(), public_key_hex);
+      }
+      proto::tracker::announce_request a;
+      a.id = sp->member().id();
+      a.stream = st->name();
+      a.role = proto::swarm::node_role::origin;
+      a.host = public_host;
+      a.port = sp->member().swarm_endpoint().port();
+      a.upload_kbps = s.swarm_upload_kbps;
+      a.stream_kbps = static_cast<std::uint32_t>(r->rate().bits_per_second() / 1000.0);
+      a.public_key = public_key_hex;
+      if (auto res = tracker_service.announce(a, tracker::request_context{}, now); !res) {
+        spdlog::warn("embedded tracker refused the source peer of {}: {}", st->name(), res.error().message);
+      }
+    }
+    swarm_timer.expires_after(std::chrono::seconds{1});
+    swarm_timer.async_wait([&](boost::system::error_code ec) {
+      if (!ec) swarm_tick();
+    });
+  };
+
+  http.add_route(boost::beast::http::verb::get, "/api/v1/stats",
+                 [&](net::http_exchange& ex) -> asio::awaitable<net::http_reply> {
+                   nlohmann::json j;
+                   j["role"] = "origin";
+                   j["public_key"] = public_key_hex;
+                   j["swarm"] = nlohmann::json::array();
+                   for (const auto& [name, sp] : source_peers) {
+                     auto m = sp->member().stats_json();
+                     m["stream_bitrate_bps"] = sp->rendition().rate().bits_per_second();
+                     j["swarm"].push_back(std::move(m));
+                   }
+                   co_return net::http_reply{net::make_response(ex.request, boost::beast::http::status::ok,
+                                                                j.dump(2), "application/json", "no-cache")};
+                 },
+                 "stats");
+  http.add_metrics([&source_peers](std::string& out) {
+    for (const auto& [_, sp] : source_peers) sp->member().write_metrics(out);
+  });
   http.add_metrics([&rtmp](std::string& out) { rtmp.write_metrics(out); });
   http.add_metrics([&runners](std::string& out) {
     net::prometheus_writer w(out);
@@ -193,6 +321,7 @@ int run_origin(const origin_settings& s) {
       return 1;
     }
   }
+  swarm_tick();
 
   const std::string base = "http://" + net::url_host(http.local_endpoint()) + ":" +
                            std::to_string(http.local_endpoint().port());
@@ -207,18 +336,22 @@ int run_origin(const origin_settings& s) {
                  net::url_host(rtmp.local_endpoint()), rtmp.local_endpoint().port(), name);
   }
   spdlog::info("streams: {}/api/v1/streams   metrics: {}/metrics", base, base);
+  spdlog::info("swarm: peers join with  meshcast peer --tracker {} --stream live/NAME", base);
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: stopping", sig);
     for (auto& r : runners) r->stop();
+    swarm_timer.cancel();
+    for (auto& [_, sp] : source_peers) sp->member().stop();
     rtmp.stop();
     http.stop();
     io.stop();
   });
   io.run();
   for (auto& r : runners) r->stop();
+  source_peers.clear();
   spdlog::info("meshcast origin stopped");
   return 0;
 }

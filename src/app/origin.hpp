@@ -4,6 +4,7 @@
 // calling thread until SIGINT/SIGTERM; pulled sources run on their own threads and post to it.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -25,6 +26,12 @@ struct origin_settings {
   int window_seconds = 30;
   int chunk_ms = 100;
   int playlist_segments = 6;
+  std::string swarm = "0.0.0.0:7070";  ///< the first stream's source peer; later streams: any port
+  std::string public_host;             ///< address peers dial the source peer at; default: --swarm's, or 127.0.0.1
+  std::string signing_key;             ///< PEM file of the chunk-signing key; created if missing
+  std::string tracker_token;           ///< required from origins/edges announcing to the embedded tracker
+  std::uint32_t swarm_upload_kbps = 0; ///< upload budget of each source peer; 0 = unlimited
+  int max_neighbours = 64;             ///< peers the source peer of each stream serves directly
 };
 
 /// Runs the origin until a stop signal; returns the process exit code. Fails fast (exit code 1,

@@ -4,8 +4,10 @@
 // however many sockets send it. Immutable after construction, so any thread may read it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "core/bytes.hpp"
 #include "core/strong.hpp"
@@ -41,25 +43,39 @@ struct chunk_header {
   [[nodiscard]] bool discontinuity_start() const { return (flags & flag_discontinuity) != 0; }
 };
 
+/// Ed25519 signature over the chunk (see chunk/signer.hpp for what is signed).
+using chunk_signature = std::array<std::uint8_t, 64>;
+
 class chunk {
  public:
-  chunk(chunk_header header, core::bytes payload)
-      : header_(header), payload_(std::move(payload)) {}
+  chunk(chunk_header header, core::shared_bytes payload, std::optional<chunk_signature> signature)
+      : header_(header), payload_(std::move(payload)), signature_(signature) {}
 
   [[nodiscard]] const chunk_header& header() const { return header_; }
   [[nodiscard]] chunk_seq seq() const { return header_.seq; }
-  [[nodiscard]] core::byte_view payload() const { return payload_; }
-  [[nodiscard]] std::size_t size() const { return payload_.size(); }
+  [[nodiscard]] core::byte_view payload() const { return *payload_; }
+  /// The payload buffer itself, to build a signed copy of this chunk without copying bytes.
+  [[nodiscard]] const core::shared_bytes& payload_buffer() const { return payload_; }
+  [[nodiscard]] std::size_t size() const { return payload_->size(); }
+  [[nodiscard]] const std::optional<chunk_signature>& signature() const { return signature_; }
 
  private:
   chunk_header header_;
-  core::bytes payload_;
+  core::shared_bytes payload_;
+  std::optional<chunk_signature> signature_;
 };
 
 using chunk_ptr = std::shared_ptr<const chunk>;
 
-inline chunk_ptr make_chunk(chunk_header header, core::bytes payload) {
-  return std::make_shared<const chunk>(header, std::move(payload));
+inline chunk_ptr make_chunk(chunk_header header, core::bytes payload,
+                            std::optional<chunk_signature> signature = std::nullopt) {
+  return std::make_shared<const chunk>(
+      header, std::make_shared<const core::bytes>(std::move(payload)), signature);
+}
+
+inline chunk_ptr make_chunk(chunk_header header, core::shared_bytes payload,
+                            std::optional<chunk_signature> signature) {
+  return std::make_shared<const chunk>(header, std::move(payload), signature);
 }
 
 }  // namespace meshcast::chunk

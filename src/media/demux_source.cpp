@@ -5,8 +5,9 @@
 #include <climits>
 #include <deque>
 
+#include "media/aac.hpp"
 #include "media/av_ptr.hpp"
-#include "media/es_convert.hpp"
+#include "media/h264.hpp"
 
 namespace meshcast::media {
 namespace {
@@ -135,13 +136,13 @@ core::result<void> demux_source::run_pass(const source_callbacks& cb, const std:
     const core::byte_view extra(p->extradata,
                                 static_cast<std::size_t>(std::max(0, p->extradata_size)));
     if (!extra.empty() && extra[0] == 1) {
-      auto rec = es::parse_avcc(extra);
+      auto rec = h264::parse_decoder_config(extra);
       if (!rec) return error(source_error::read_failed, "video extradata: " + rec.error().message);
-      vcfg.sps = std::move(rec->sps);
-      vcfg.pps = std::move(rec->pps);
+      vcfg.sps = std::move(rec->sps.front());
+      vcfg.pps = std::move(rec->pps.front());
       nal_length_size = rec->nal_length_size;
     } else {
-      es::find_parameter_sets(extra, vcfg.sps, vcfg.pps);
+      h264::find_parameter_sets(extra, vcfg.sps, vcfg.pps);
     }
     vcfg.width = p->width;
     vcfg.height = p->height;
@@ -155,7 +156,7 @@ core::result<void> demux_source::run_pass(const source_callbacks& cb, const std:
   if (ai >= 0) {
     const AVCodecParameters* p = ctx->streams[ai]->codecpar;
     if (p->extradata_size >= 2) {
-      auto a = es::parse_audio_specific_config(
+      auto a = aac::parse_audio_specific_config(
           core::byte_view(p->extradata, static_cast<std::size_t>(p->extradata_size)));
       if (!a) return error(source_error::read_failed, "audio extradata: " + a.error().message);
       acfg = std::move(*a);
@@ -259,15 +260,17 @@ core::result<void> demux_source::run_pass(const source_callbacks& cb, const std:
       f.dts = dts;
       f.pts = pts;
       if (nal_length_size > 0) {
-        auto annexb = es::avcc_to_annexb(data, nal_length_size);
-        if (!annexb) continue;  // a damaged sample is skipped; the next keyframe recovers
-        f.data = std::move(*annexb);
+        auto annex_b = h264::length_prefixed_to_annex_b(data, nal_length_size);
+        if (!annex_b) continue;  // a damaged sample is skipped; the next keyframe recovers
+        f.data = std::move(*annex_b);
       } else {
         f.data.assign(data.begin(), data.end());
       }
-      if (vcfg.sps.empty() || vcfg.pps.empty()) es::find_parameter_sets(f.data, vcfg.sps, vcfg.pps);
-      f.keyframe = es::annexb_has_nal(f.data, es::k_nal_idr);
-      if (f.keyframe) f.data = es::ensure_parameter_sets(f.data, vcfg);
+      if (vcfg.sps.empty() || vcfg.pps.empty()) {
+        h264::find_parameter_sets(f.data, vcfg.sps, vcfg.pps);
+      }
+      f.keyframe = h264::annex_b_has_nal(f.data, h264::k_nal_idr);
+      if (f.keyframe) f.data = h264::ensure_parameter_sets(f.data, vcfg);
       const std::int64_t step =
           pkt->duration > 0 ? av_rescale_q(pkt->duration, s->time_base, k_tb90) : video_step;
       st.max_end = std::max(st.max_end, pts + step);
@@ -284,11 +287,11 @@ core::result<void> demux_source::run_pass(const source_callbacks& cb, const std:
       frame f;
       f.kind = track_kind::audio;
       f.dts = f.pts = t;
-      if (es::looks_like_adts(rest)) {
-        auto h = es::parse_adts(rest);
+      if (aac::looks_like_adts(rest)) {
+        auto h = aac::parse_adts(rest);
         if (!h || h->raw_blocks != 1) break;  // damaged or multi-block frame: skipped
         if (!asc_known) {
-          acfg.audio_specific_config = es::make_audio_specific_config(
+          acfg.audio_specific_config = aac::make_audio_specific_config(
               h->object_type, h->sample_rate_index, h->channel_config);
           acfg.object_type = h->object_type;
           acfg.sample_rate = h->sample_rate;

@@ -13,7 +13,8 @@
 #include <fstream>
 #include <thread>
 
-#include "media/es_convert.hpp"
+#include "media/aac.hpp"
+#include "media/h264.hpp"
 #include "media/media_test_util.hpp"
 
 namespace meshcast::media {
@@ -77,14 +78,14 @@ class clips : public ::testing::Test {
     EXPECT_EQ(got.config->video->width, 320);
     EXPECT_EQ(got.config->video->height, 240);
     EXPECT_NEAR(got.config->video->frame_rate, 30.0, 0.01);
-    EXPECT_EQ(es::nal_type(got.config->video->sps), es::k_nal_sps);
-    EXPECT_EQ(es::nal_type(got.config->video->pps), es::k_nal_pps);
+    EXPECT_EQ(h264::nal_type(got.config->video->sps), h264::k_nal_sps);
+    EXPECT_EQ(h264::nal_type(got.config->video->pps), h264::k_nal_pps);
     EXPECT_EQ(got.config->audio->sample_rate, 48000);
     EXPECT_EQ(got.config->audio->channels, 2);
     // AAC-LC, 48 kHz, stereo; FFmpeg's encoder may append an SBR sync extension after these.
     const auto& asc = got.config->audio->audio_specific_config;
     ASSERT_GE(asc.size(), 2u);
-    EXPECT_EQ(core::bytes(asc.begin(), asc.begin() + 2), es::make_audio_specific_config(2, 3, 2));
+    EXPECT_EQ(core::bytes(asc.begin(), asc.begin() + 2), aac::make_audio_specific_config(2, 3, 2));
 
     const auto video = got.of(track_kind::video);
     ASSERT_FALSE(video.empty());
@@ -96,7 +97,8 @@ class clips : public ::testing::Test {
                   (f.data[2] == 1 || (f.data[2] == 0 && f.data[3] == 1)))
           << "video frame " << i << " is not Annex B";
       if (f.keyframe) {
-        EXPECT_TRUE(es::annexb_has_nal(f.data, es::k_nal_sps)) << "IDR " << i << " without SPS";
+        EXPECT_TRUE(h264::annex_b_has_nal(f.data, h264::k_nal_sps))
+            << "IDR " << i << " without SPS";
       }
       EXPECT_GE(f.pts, f.dts);
       if (i > 0) {
@@ -105,7 +107,7 @@ class clips : public ::testing::Test {
     }
     const auto audio = got.of(track_kind::audio);
     for (std::size_t i = 0; i < audio.size(); ++i) {
-      EXPECT_FALSE(es::looks_like_adts(audio[i]->data))
+      EXPECT_FALSE(aac::looks_like_adts(audio[i]->data))
           << "audio frame " << i << " kept its ADTS header";
       if (i > 0) {
         EXPECT_GT(audio[i]->dts, audio[i - 1]->dts);

@@ -1,9 +1,9 @@
 // FLV tag bodies: the payload of RTMP audio/video messages, identical to FLV VIDEODATA/AUDIODATA
 // (Adobe FLV spec 10.1, annex E). Parsers of hostile bytes: they return core::result, never throw,
 // and name the codec they refuse. meshcast ingests H.264 (codec id 7) and AAC (sound format 10);
-// also here: the AVCDecoderConfigurationRecord, a minimal H.264 SPS reader (for width/height),
-// the AudioSpecificConfig, length-prefixed NALUs -> Annex B, and tag builders for tests and seeds.
-// Pure functions; no thread affinity. The per-session state machine is flv_ingest.hpp.
+// also here: tag builders for tests and seeds. The payloads inside (avcC record, NAL units, SPS,
+// AudioSpecificConfig) are parsed by h264.hpp and aac.hpp. Pure functions; no thread affinity.
+// The per-session state machine is flv_ingest.hpp.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +11,6 @@
 
 #include "core/bytes.hpp"
 #include "core/result.hpp"
-#include "media/frame.hpp"
 
 namespace meshcast::media {
 
@@ -50,41 +49,6 @@ core::result<flv_video_tag> parse_video_tag(core::byte_view body);
 /// Parses an audio tag body; same conventions as parse_video_tag (sound format 10 only).
 core::result<flv_audio_tag> parse_audio_tag(core::byte_view body);
 
-/// AVCDecoderConfigurationRecord (ISO 14496-15 5.2.4.1): parameter sets without start codes.
-struct avc_decoder_config {
-  int profile_idc = 0;
-  int level_idc = 0;
-  int nal_length_size = 4;  ///< 1, 2 or 4 bytes of NAL length in NALU packets
-  std::vector<core::bytes> sps;
-  std::vector<core::bytes> pps;
-};
-core::result<avc_decoder_config> parse_avc_decoder_config(core::byte_view record);
-
-/// What meshcast needs from an H.264 sequence parameter set. Width and height are after
-/// frame cropping (1920x1080, not 1920x1088).
-struct h264_sps_info {
-  int profile_idc = 0;
-  int level_idc = 0;
-  int width = 0;
-  int height = 0;
-};
-/// `nal` is one SPS NAL unit including its header byte (0x67), with emulation prevention bytes.
-core::result<h264_sps_info> parse_h264_sps(core::byte_view nal);
-
-/// ISO 14496-3 AudioSpecificConfig: object type, sample rate, channels (0 = defined in a PCE).
-core::result<audio_config> parse_audio_specific_config(core::byte_view asc);
-
-/// Splits NAL units prefixed by `nal_length_size`-byte big-endian lengths (1..4) into views of
-/// `data`, skipping zero-length ones; a length running past the end is malformed_tag.
-core::result<std::vector<core::byte_view>> split_length_prefixed(core::byte_view data,
-                                                                 int nal_length_size);
-
-/// Converts NAL units prefixed by `nal_length_size`-byte big-endian lengths into Annex B
-/// (00 00 00 01 start codes), appending to `out`. Zero-length NAL units are skipped; a length
-/// running past the end is malformed_tag.
-core::result<void> length_prefixed_to_annex_b(core::byte_view data, int nal_length_size,
-                                              core::bytes& out);
-
 // --- builders: FLV tag bodies as FFmpeg and OBS send them (tests, fuzz seeds, test clients) ----
 
 /// Video tag, AVC sequence header carrying one SPS and one PPS (NAL length size 4).
@@ -96,7 +60,5 @@ core::bytes make_avc_nalu_tag(bool keyframe, std::int32_t composition_time_ms,
 core::bytes make_aac_sequence_header_tag(core::byte_view asc);
 /// Audio tag, one raw AAC access unit.
 core::bytes make_aac_raw_tag(core::byte_view access_unit);
-/// A 2-byte AudioSpecificConfig for AAC-LC at a standard rate (e.g. 44100) and 1..7 channels.
-core::bytes make_audio_specific_config(int sample_rate, int channels);
 
 }  // namespace meshcast::media

@@ -2,16 +2,16 @@
 
 #include <cstdlib>
 
+#include "media/aac.hpp"
+#include "media/h264.hpp"
+
 namespace meshcast::media {
 namespace {
 
-constexpr std::uint8_t k_nal_idr = 5;
-constexpr std::uint8_t k_nal_sps = 7;
-constexpr std::uint8_t k_nal_aud = 9;
-
-void put_nal(core::bytes& out, core::byte_view nal) {
-  core::put_be32(out, 1);
-  core::append(out, nal);
+// The h264/aac parsers have their own codes; for an RTMP session every one of them means one
+// broken tag, skipped (only flv_errc::unsupported_codec closes the publisher).
+core::error as_malformed_tag(const core::error& e) {
+  return core::make_error(flv_errc::malformed_tag, e.message);
 }
 
 }  // namespace
@@ -33,12 +33,12 @@ core::result<void> flv_ingest::on_video(std::uint32_t timestamp_ms, core::byte_v
 
   switch (tag->avc_packet_type) {
     case 0: {
-      auto record = parse_avc_decoder_config(tag->data);
-      if (!record) return record.error();
+      auto record = h264::parse_decoder_config(tag->data);
+      if (!record) return as_malformed_tag(record.error());
       video_config v;
       v.sps = record->sps.front();
       v.pps = record->pps.front();
-      if (auto sps = parse_h264_sps(v.sps)) {
+      if (auto sps = h264::parse_sps(v.sps)) {
         v.width = sps->width;
         v.height = sps->height;
       } else if (metadata_) {  // an SPS we cannot read still plays; take the announced size
@@ -69,17 +69,16 @@ core::result<void> flv_ingest::on_video(std::uint32_t timestamp_ms, core::byte_v
     ++dropped_;
     return core::ok();
   }
-  auto nals = split_length_prefixed(tag->data, nal_length_size_);
-  if (!nals) return nals.error();
+  auto nals = h264::split_length_prefixed(tag->data, nal_length_size_);
+  if (!nals) return as_malformed_tag(nals.error());
   if (nals->empty()) {
     ++dropped_;
     return core::ok();
   }
   bool has_idr = false, has_sps = false;
   for (const auto nal : *nals) {
-    const std::uint8_t type = nal[0] & 0x1f;
-    has_idr = has_idr || type == k_nal_idr;
-    has_sps = has_sps || type == k_nal_sps;
+    has_idr = has_idr || h264::nal_type(nal) == h264::k_nal_idr;
+    has_sps = has_sps || h264::nal_type(nal) == h264::k_nal_sps;
   }
   frame f;
   f.kind = track_kind::video;
@@ -92,11 +91,11 @@ core::result<void> flv_ingest::on_video(std::uint32_t timestamp_ms, core::byte_v
   std::size_t first = 0;
   if (f.keyframe && !has_sps) {
     // Parameter sets go after an access unit delimiter, if any, and before everything else.
-    if (((*nals)[0][0] & 0x1f) == k_nal_aud) put_nal(f.data, (*nals)[first++]);
-    put_nal(f.data, config_.video->sps);
-    put_nal(f.data, config_.video->pps);
+    if (h264::nal_type((*nals)[0]) == h264::k_nal_aud) h264::append_nal(f.data, (*nals)[first++]);
+    h264::append_nal(f.data, config_.video->sps);
+    h264::append_nal(f.data, config_.video->pps);
   }
-  for (std::size_t i = first; i < nals->size(); ++i) put_nal(f.data, (*nals)[i]);
+  for (std::size_t i = first; i < nals->size(); ++i) h264::append_nal(f.data, (*nals)[i]);
   add_frame(std::move(f));
   return core::ok();
 }
@@ -105,8 +104,8 @@ core::result<void> flv_ingest::on_audio(std::uint32_t timestamp_ms, core::byte_v
   auto tag = parse_audio_tag(body);
   if (!tag) return tag.error();
   if (tag->aac_packet_type == 0) {
-    auto a = parse_audio_specific_config(tag->data);
-    if (!a) return a.error();
+    auto a = aac::parse_audio_specific_config(tag->data);
+    if (!a) return as_malformed_tag(a.error());
     if (a->channels == 0) a->channels = tag->sound_type == 1 ? 2 : 1;  // channels in a PCE
     if (config_.audio && config_.audio->audio_specific_config == a->audio_specific_config) {
       return core::ok();

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "media/aac.hpp"
+
 namespace meshcast::media {
 namespace {
 
@@ -28,7 +30,7 @@ class ingest : public ::testing::Test {
     ok(in.on_video(0, make_avc_sequence_header_tag(sps, k_pps)));
   }
   void audio_header(int rate = 44100) {
-    ok(in.on_audio(0, make_aac_sequence_header_tag(make_audio_specific_config(rate, 2))));
+    ok(in.on_audio(0, make_aac_sequence_header_tag(aac::make_lc_audio_specific_config(rate, 2))));
   }
   void keyframe(std::uint32_t ts, std::int32_t cts = 0) {
     ok(in.on_video(ts, make_avc_nalu_tag(true, cts, {k_idr})));

@@ -69,8 +69,9 @@ core::result<void> live_stream::begin_publish(const media_config& config, std::s
   src.set_info(info);
 
   if (!packager_) {
-    packager_ = std::make_unique<packager>(settings_.packaging,
-                                           [&src](chunk::chunk_ptr c) { src.add(c); });
+    packager_ = std::make_unique<packager>(settings_.packaging, [this, &src](chunk::chunk_ptr c) {
+      src.add(settings_.finish ? settings_.finish(*this, src, std::move(c)) : c);
+    });
   }
   if (auto r = packager_->begin(config); !r) {
     return r.error().with_context("stream " + name_);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -62,9 +63,17 @@ class rendition {
 
 enum class publisher_state { idle, live };
 
+class live_stream;
+
+/// Turns a freshly packaged chunk into the one that is stored and served — at the origin, the
+/// signed chunk (chunk::signer). Empty: chunks are stored as packaged.
+using chunk_finisher =
+    std::function<chunk::chunk_ptr(const live_stream&, const rendition&, chunk::chunk_ptr)>;
+
 struct stream_settings {
   core::micros window{30'000'000};
   packager_settings packaging;
+  chunk_finisher finish;
 };
 
 class live_stream {

@@ -8,8 +8,9 @@
 #include <ctime>
 #include <numbers>
 
+#include "media/aac.hpp"
 #include "media/av_ptr.hpp"
-#include "media/es_convert.hpp"
+#include "media/h264.hpp"
 
 extern "C" {
 #include <libavutil/channel_layout.h>
@@ -244,7 +245,7 @@ core::result<void> test_source::run(const source_callbacks& cb, std::stop_token 
   aenc->bit_rate = k_audio_bit_rate;
   aenc->time_base = AVRational{1, k_sample_rate};
   if (int rc = avcodec_open2(aenc.get(), acodec, nullptr); rc < 0) return fail("opening aac", rc);
-  auto audio_cfg = es::parse_audio_specific_config(
+  auto audio_cfg = aac::parse_audio_specific_config(
       core::byte_view(aenc->extradata, static_cast<std::size_t>(aenc->extradata_size)));
   if (!audio_cfg) return audio_cfg.error().with_context("test source: aac encoder");
 
@@ -298,7 +299,7 @@ core::result<void> test_source::run(const source_callbacks& cb, std::stop_token 
       av_packet_unref(pkt.get());
       if (!configured) {
         video_config v;
-        es::find_parameter_sets(f.data, v.sps, v.pps);
+        h264::find_parameter_sets(f.data, v.sps, v.pps);
         if (!f.keyframe || v.sps.empty() || v.pps.empty()) {
           return core::make_error(source_error::encoder,
                                   "test source: libx264's first frame is not an IDR with SPS/PPS");

@@ -2,7 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "media/es_convert.hpp"
+#include "media/aac.hpp"
+#include "media/h264.hpp"
 #include "media/media_test_util.hpp"
 #include "media/packager.hpp"
 
@@ -49,15 +50,15 @@ TEST_F(one_second, test_source_starts_with_a_keyframe_carrying_sps_and_pps) {
   EXPECT_EQ(v.width, 320);
   EXPECT_EQ(v.height, 240);
   EXPECT_EQ(v.frame_rate, 30.0);
-  EXPECT_EQ(es::nal_type(v.sps), es::k_nal_sps);
-  EXPECT_EQ(es::nal_type(v.pps), es::k_nal_pps);
+  EXPECT_EQ(h264::nal_type(v.sps), h264::k_nal_sps);
+  EXPECT_EQ(h264::nal_type(v.pps), h264::k_nal_pps);
   ASSERT_FALSE(got->frames.empty());
   const frame& first = got->frames.front();
   EXPECT_EQ(first.kind, track_kind::video);
   EXPECT_TRUE(first.keyframe);
-  EXPECT_TRUE(es::annexb_has_nal(first.data, es::k_nal_sps));
-  EXPECT_TRUE(es::annexb_has_nal(first.data, es::k_nal_pps));
-  EXPECT_TRUE(es::annexb_has_nal(first.data, es::k_nal_idr));
+  EXPECT_TRUE(h264::annex_b_has_nal(first.data, h264::k_nal_sps));
+  EXPECT_TRUE(h264::annex_b_has_nal(first.data, h264::k_nal_pps));
+  EXPECT_TRUE(h264::annex_b_has_nal(first.data, h264::k_nal_idr));
 }
 
 TEST_F(one_second, test_source_gives_audio_and_video_with_rising_timestamps) {
@@ -76,7 +77,7 @@ TEST_F(one_second, test_source_gives_audio_and_video_with_rising_timestamps) {
   }
   for (std::size_t i = 0; i < audio.size(); ++i) {
     EXPECT_EQ(audio[i]->dts, static_cast<std::int64_t>(i) * 1920);
-    EXPECT_FALSE(es::looks_like_adts(audio[i]->data));
+    EXPECT_FALSE(aac::looks_like_adts(audio[i]->data));
   }
 }
 
@@ -106,7 +107,7 @@ TEST(test_source, keyframe_every_two_seconds) {
   for (const auto* f : got.of(track_kind::video)) {
     if (f->keyframe) {
       keys.push_back(f->dts);
-      EXPECT_TRUE(es::annexb_has_nal(f->data, es::k_nal_sps)) << "IDR at " << f->dts;
+      EXPECT_TRUE(h264::annex_b_has_nal(f->data, h264::k_nal_sps)) << "IDR at " << f->dts;
     }
   }
   EXPECT_EQ(keys, (std::vector<std::int64_t>{0, 180'000, 360'000}));

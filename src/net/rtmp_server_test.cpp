@@ -20,6 +20,7 @@
 #include <future>
 #include <thread>
 
+#include "media/aac.hpp"
 #include "media/flv.hpp"
 #include "proto/rtmp/test_client.hpp"
 
@@ -132,7 +133,7 @@ class publisher {
     core::bytes wire = client_.metadata(meta);
     core::append(wire, client_.video(0, media::make_avc_sequence_header_tag(k_sps, k_pps)));
     core::append(wire, client_.audio(0, media::make_aac_sequence_header_tag(
-                                           media::make_audio_specific_config(48000, 2))));
+                                           media::aac::make_lc_audio_specific_config(48000, 2))));
     const int frames = static_cast<int>(seconds * 30);
     int audio_index = 0;
     for (int i = 0; i < frames; ++i) {

@@ -1,0 +1,98 @@
+#include "swarm/picker.hpp"
+
+#include <algorithm>
+#include <tuple>
+
+namespace meshcast::swarm {
+
+namespace {
+
+struct candidate {
+  std::size_t index = 0;
+  bool urgent = false;
+  core::time_point deadline;  // `now` when unknown: joining chunks are the most urgent
+  std::size_t holders = 0;
+};
+
+bool holds(const pick_neighbour& n, std::size_t i) { return i < n.has.size() && n.has[i]; }
+
+}  // namespace
+
+pick_result chunk_picker::pick(const pick_problem& p) const {
+  pick_result out;
+  auto recheck = [&](core::time_point t) {
+    if (t > p.now && (!out.recheck_at || t < *out.recheck_at)) out.recheck_at = t;
+  };
+
+  std::vector<candidate> cands;
+  for (std::size_t i = 0; i < p.wanted.size(); ++i) {
+    if (!p.wanted[i]) continue;
+    const std::optional<core::time_point> dl = i < p.deadline.size() ? p.deadline[i] : std::nullopt;
+    if (dl && *dl <= p.now) continue;  // late: skipped, never waited for
+
+    std::size_t holders = 0;
+    bool peer_holder = false;
+    for (const pick_neighbour& n : p.neighbours) {
+      if (!holds(n, i)) continue;
+      ++holders;
+      peer_holder = peer_holder || n.cls != source_class::origin;
+    }
+    if (holders == 0) continue;
+
+    const bool urgent = !dl || *dl - p.now < settings_.urgent_threshold;
+    if (!urgent) {
+      const core::time_point urgent_at = *dl - settings_.urgent_threshold;
+      core::time_point grace_end = *dl - settings_.playout_delay + settings_.pull_grace;
+      if (i < p.heard.size() && p.heard[i]) grace_end = std::max(grace_end, *p.heard[i] + settings_.local_grace);
+      if (!peer_holder) {
+        recheck(urgent_at);  // only the origin has it: wait until it is urgent
+        continue;
+      }
+      if (p.now < grace_end) {
+        recheck(std::min(grace_end, urgent_at));
+        continue;
+      }
+    }
+    cands.push_back({i, urgent, dl.value_or(p.now), holders});
+  }
+
+  std::stable_sort(cands.begin(), cands.end(), [](const candidate& a, const candidate& b) {
+    if (a.urgent != b.urgent) return a.urgent;
+    if (a.urgent) return std::tie(a.deadline, a.index) < std::tie(b.deadline, b.index);
+    return std::tie(a.holders, a.index) < std::tie(b.holders, b.index);
+  });
+
+  std::vector<std::size_t> free(p.neighbours.size());
+  std::vector<std::size_t> outstanding(p.neighbours.size());
+  for (std::size_t k = 0; k < p.neighbours.size(); ++k) {
+    free[k] = p.neighbours[k].free_slots;
+    outstanding[k] = p.neighbours[k].outstanding;
+  }
+
+  for (const candidate& c : cands) {
+    std::optional<std::size_t> best;
+    for (std::size_t k = 0; k < p.neighbours.size(); ++k) {
+      const pick_neighbour& n = p.neighbours[k];
+      if (free[k] == 0 || !holds(n, c.index)) continue;
+      if (!c.urgent && n.cls == source_class::origin) continue;
+      if (!best) {
+        best = k;
+        continue;
+      }
+      // Lower class first, then the shorter expected wait; the first listed wins remaining
+      // ties so a fixture reads deterministically.
+      const auto key = [&](std::size_t x) {
+        const auto wait = p.neighbours[x].rtt.count() * static_cast<std::int64_t>(outstanding[x] + 1);
+        return std::make_tuple(static_cast<int>(p.neighbours[x].cls), wait);
+      };
+      if (key(k) < key(*best)) best = k;
+    }
+    if (!best) continue;
+    --free[*best];
+    ++outstanding[*best];
+    out.picks.push_back({p.neighbours[*best].id, p.first + c.index, c.urgent});
+  }
+  return out;
+}
+
+}  // namespace meshcast::swarm

@@ -1,0 +1,62 @@
+// rate_meter: bytes per second over a sliding window of recent samples — a neighbour's measured
+// delivery rate (chunk arrivals) or this node's upload rate. Memory is bounded by the window:
+// samples older than it are dropped as new ones come. Plain value type; no thread affinity.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <utility>
+
+#include "core/time.hpp"
+
+namespace meshcast::swarm {
+
+class rate_meter {
+ public:
+  /// `window`: how far back samples count (2 s smooths one chunk burst at 10 chunks/s).
+  explicit rate_meter(core::micros window = core::micros{2'000'000}) : window_(window) {}
+
+  void add(std::uint64_t bytes, core::time_point now) {
+    if (!started_) {
+      started_ = true;
+      first_ = now;
+    }
+    samples_.emplace_back(now, bytes);
+    sum_ += bytes;
+    trim(now);
+  }
+
+  /// Bytes per second over the window ending at `now`. While the meter is younger than the
+  /// window the rate is over its age (at least a quarter of the window, so a single early
+  /// sample does not read as a huge rate).
+  [[nodiscard]] double rate(core::time_point now) const {
+    if (!started_) return 0;
+    std::uint64_t sum = 0;
+    for (const auto& [t, b] : samples_) {
+      if (t > now - window_) sum += b;
+    }
+    const auto span = std::clamp(now - first_, core::micros{window_.count() / 4}, window_);
+    return static_cast<double>(sum) * 1e6 / static_cast<double>(span.count());
+  }
+
+  [[nodiscard]] std::uint64_t total() const { return total_bytes_ + sum_; }
+
+ private:
+  void trim(core::time_point now) {
+    while (!samples_.empty() && samples_.front().first <= now - window_) {
+      sum_ -= samples_.front().second;
+      total_bytes_ += samples_.front().second;
+      samples_.pop_front();
+    }
+  }
+
+  core::micros window_;
+  std::deque<std::pair<core::time_point, std::uint64_t>> samples_;
+  std::uint64_t sum_ = 0;
+  std::uint64_t total_bytes_ = 0;
+  core::time_point first_;
+  bool started_ = false;
+};
+
+}  // namespace meshcast::swarm

@@ -1,0 +1,57 @@
+// Per-neighbour request queue (our pulls from one neighbour), libtorrent deadline-mode style: the
+// number of outstanding requests is bounded by the neighbour's measured delivery rate times a
+// target queue time, with a floor so a new or slow neighbour still gets asked, and a cap below
+// the serving side's busy limit. Each request carries its own timeout; a timed-out request is
+// cancelled and the chunk re-requested elsewhere. Plain value types; no thread affinity.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "core/strong.hpp"
+#include "core/time.hpp"
+
+namespace meshcast::swarm {
+
+using core::chunk_seq;
+
+struct request_queue_settings {
+  core::micros target_queue_time{1'000'000};  ///< outstanding ≈ rate × this
+  std::size_t floor = 2;                      ///< always allowed, even with no measurement
+  std::size_t cap = 16;                       ///< never more (serving side rejects busy at 32)
+  core::micros min_timeout{400'000};
+  core::micros max_timeout{3'000'000};
+};
+
+/// Outstanding requests allowed to one neighbour: rate (bytes/s) × target queue time / chunk
+/// size, clamped to [floor, cap]. `chunk_bytes` 0 means unknown: the floor applies.
+std::size_t request_limit(double bytes_per_s, std::size_t chunk_bytes,
+                          const request_queue_settings& s);
+
+/// How long to wait for a chunk requested now behind `queued_ahead` others: twice the expected
+/// time (RTT + the queue ahead and this chunk at the measured rate; 150 ms per chunk while the
+/// rate is unknown), clamped to [min_timeout, max_timeout].
+core::micros request_timeout(core::micros rtt, std::size_t queued_ahead, std::size_t chunk_bytes,
+                             double bytes_per_s, const request_queue_settings& s);
+
+/// The requests we have outstanding at one neighbour: seq → when it times out.
+class outstanding_requests {
+ public:
+  void add(chunk_seq seq, core::time_point timeout_at) { items_[seq] = timeout_at; }
+  bool erase(chunk_seq seq) { return items_.erase(seq) != 0; }
+  [[nodiscard]] bool contains(chunk_seq seq) const { return items_.count(seq) != 0; }
+  [[nodiscard]] std::size_t size() const { return items_.size(); }
+  [[nodiscard]] bool empty() const { return items_.empty(); }
+
+  /// Removes and returns the requests whose timeout is at or before `now`, lowest seq first.
+  std::vector<chunk_seq> expire(core::time_point now);
+  [[nodiscard]] std::optional<core::time_point> next_timeout() const;
+  [[nodiscard]] std::vector<chunk_seq> seqs() const;
+
+ private:
+  std::map<chunk_seq, core::time_point> items_;
+};
+
+}  // namespace meshcast::swarm
