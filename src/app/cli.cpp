@@ -10,6 +10,7 @@ extern "C" {
 
 #include "app/origin.hpp"
 #include "app/peer.hpp"
+#include "app/tracker_cmd.hpp"
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 namespace meshcast::app {
@@ -97,6 +98,15 @@ void add_peer(CLI::App& app, peer_settings& s) {
       ->capture_default_str()->check(CLI::Range(2, 3600));
 }
 
+void add_tracker(CLI::App& app, tracker_settings& s) {
+  auto* t = app.add_subcommand("tracker", "Run a standalone tracker (the API an origin embeds)");
+  t->configurable();
+  t->add_option("--http", s.http, "HTTP listen address ADDR:PORT")->capture_default_str()->check(check_endpoint);
+  t->add_option("--token", s.token, "Token origins and edges must present (Authorization: Bearer)");
+  t->add_option("--interval", s.interval_seconds, "Announce interval asked of nodes, seconds")
+      ->capture_default_str()->check(CLI::Range(1, 600));
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -114,6 +124,8 @@ int run(int argc, char** argv) {
   add_origin(app, origin, keys, specs, names);
   peer_settings peer;
   add_peer(app, peer);
+  tracker_settings tracker;
+  add_tracker(app, tracker);
 
   try {
     app.parse(argc, argv);
@@ -148,6 +160,7 @@ int run(int argc, char** argv) {
     }
     return run_origin(origin);
   }
+  if (app.got_subcommand("tracker")) return run_tracker(tracker);
   if (app.got_subcommand("peer")) {
     if (peer.tracker.empty() == peer.join.empty()) {
       spdlog::error("meshcast peer needs exactly one of --tracker URL or --join HOST:PORT");

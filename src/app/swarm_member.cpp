@@ -165,6 +165,7 @@ nlohmann::json swarm_member::stats_json() const {
             {"lag_ms", ms(p.last_lag)}};
     if (p.startup) pj["startup_ms"] = ms(*p.startup);
     if (p.first_release) pj["first_release_ms"] = ms(*p.first_release);
+    if (p.first_seq) pj["first_seq"] = *p.first_seq;
     for (const auto& [name, pct] : {std::pair{"p50", 50.0}, {"p95", 95.0}, {"p99", 99.0}}) {
       if (auto d = playout_->delay_percentile(pct)) pj["arrival_delay_ms"][name] = ms(*d);
     }

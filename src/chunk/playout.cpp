@@ -48,7 +48,10 @@ void playout::on_timeout(core::time_point origin_now) {
     ++stats_.on_time;
     ++stats_.released;
     stats_.last_lag = origin_now - it->second->header().source_time;
-    if (!stats_.first_release) stats_.first_release = origin_now - joined_;
+    if (!stats_.first_release) {
+      stats_.first_release = origin_now - joined_;
+      stats_.first_seq = it->first;
+    }
     next_ = it->first + 1;
     const chunk_ptr c = it->second;
     pending_.erase(it);

@@ -34,6 +34,7 @@ struct playout_stats {
   std::uint64_t released = 0;
   std::optional<core::micros> startup;        ///< join -> first segment-start chunk held
   std::optional<core::micros> first_release;  ///< join -> first chunk released
+  std::optional<std::uint64_t> first_seq;    ///< the first chunk released (a segment start)
   core::micros last_lag{0};  ///< origin clock at release - source time of the released chunk
   /// Share of chunks on time among those due since playout began, 1.0 when none was due.
   [[nodiscard]] double continuity() const {

@@ -902,8 +902,11 @@ void node::impl::schedule_sends(time_point now) {
     // 1× the stream rate). Then answers someone's playout waits on; then the other pushes and
     // answers take turns, so neither starves the other.
     const bool first_push = push_nb && push_nb->pushes[push_index].first;
+    static const int k_order = std::getenv("MC_ORDER") ? std::atoi(std::getenv("MC_ORDER")) : 1;
+    const bool serve_urgent = serve_nb && serve_dl - now < urgent;
     const bool serve_first =
-        serve_nb && !first_push && (!push_nb || serve_dl - now < urgent || last_was_push);
+        serve_nb && (k_order == 3 ? (serve_urgent || (!first_push && (!push_nb || true)))
+                                  : (!first_push && (!push_nb || serve_urgent || last_was_push || k_order == 2)));
     neighbour_state* nb = serve_first ? serve_nb : push_nb;
     if (!nb) return;
     const chunk_seq seq = serve_first ? serve_nb->serving.front()->seq : push_nb->pushes[push_index].seq;

@@ -199,6 +199,7 @@ TEST(swarm_sim, DISABLED_debug_dump) {
   auto med = [](std::vector<double> v) { std::sort(v.begin(), v.end()); return v[v.size() / 2]; };
   std::printf("spread median over chunks: 50%% %.0f ms, 90%% %.0f ms, 100%% %.0f ms\n", med(d50), med(d90), med(d100));
   const auto& s = run.sim.node_at(run.origin).stats();
+  std::printf("egress %.2f\n", run.origin_egress(run.t0 + 500ms, end));
   std::printf("origin nb %zu push %llu served %llu rej %llu pdrop %llu\n", run.sim.node_at(run.origin).neighbour_count(),
               (unsigned long long)s.chunks_pushed_out, (unsigned long long)s.requests_served,
               (unsigned long long)s.requests_rejected, (unsigned long long)s.pushes_dropped);

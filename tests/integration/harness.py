@@ -236,3 +236,87 @@ class ts_reader:
     def stop(self):
         self._stop = True
         self.t.join(timeout=15)
+
+
+# ---- swarm protocol (docs/protocol.md), just enough to play a misbehaving peer ----
+
+def swarm_frame(ftype, body):
+    import struct
+    return struct.pack(">IB", 1 + len(body), ftype) + body
+
+
+def swarm_hello(stream, node_id, rendition="source", role=2, origin_key=bytes(32)):
+    import struct
+
+    def name(s):
+        b = s.encode()
+        return struct.pack(">H", len(b)) + b
+    body = struct.pack(">IB", 0x4D435357, 1) + name(stream) + name(rendition) + node_id + \
+        struct.pack(">BIH", role, 0, 0) + origin_key
+    return swarm_frame(1, body)
+
+
+def swarm_request(seqs):
+    import struct
+    return swarm_frame(4, struct.pack(">H", len(seqs)) + b"".join(struct.pack(">Q", s) for s in seqs))
+
+
+def swarm_chunk(seq, payload_packets=2, signature=None, pushed=True):
+    """A chunk frame whose signature is garbage unless given."""
+    import struct
+    payload = (b"\x47" + bytes(187)) * payload_packets
+    sig = signature if signature is not None else os.urandom(64)
+    head = struct.pack(">QQIqqqB", seq, 0, 0, int(time.time() * 1e6), 100_000, 0, 3) + sig + \
+        struct.pack(">BI", 1 if pushed else 0, len(payload))
+    return swarm_frame(6, head + payload)
+
+
+def read_frames(sock, timeout=5):
+    """Reads frames until the peer closes or `timeout` passes; returns (list of (type, body), closed)."""
+    import struct
+    sock.settimeout(timeout)
+    buf = b""
+    frames = []
+    closed = False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            b = sock.recv(65536)
+            if not b:
+                closed = True
+                break
+            buf += b
+            while len(buf) >= 5:
+                (n,) = struct.unpack(">I", buf[:4])
+                if len(buf) < 4 + n:
+                    break
+                frames.append((buf[4], buf[5:4 + n]))
+                buf = buf[4 + n:]
+    except (socket.timeout, TimeoutError):
+        pass
+    except (ConnectionResetError, BrokenPipeError):
+        closed = True
+    return frames, closed
+
+
+def close_reason(frames):
+    """The reason code of the first close frame (type 11), or None."""
+    for t, body in frames:
+        if t == 11 and body:
+            return body[0]
+    return None
+
+
+def json_get(url, timeout=5):
+    st, body, _ = http_get(url, timeout)
+    if st != 200:
+        return None
+    return json.loads(body)
+
+
+def start_peer(meshcast, tracker_http, stream, name, *extra):
+    http_port = free_port()
+    p = proc([meshcast, "peer", "--tracker", tracker_http, "--stream", stream, "--http",
+              f"127.0.0.1:{http_port}", "--swarm", "127.0.0.1:0", *extra], name)
+    p.http = f"http://127.0.0.1:{http_port}"
+    return p
