@@ -50,6 +50,7 @@ struct swarm_run {
     p.seed = rng();
     if (const char* e = std::getenv("MC_GRACE")) p.pull_grace = core::micros{std::atoll(e) * 1000};
     if (const char* e = std::getenv("MC_PUSHAGE")) p.push_max_age = core::micros{std::atoll(e) * 1000};
+    if (const char* e = std::getenv("MC_LOCAL")) p.local_grace = core::micros{std::atoll(e) * 1000};
     if (const char* e = std::getenv("MC_FANOUT")) p.push_fanout = static_cast<std::size_t>(std::atoll(e));
     const auto latency = core::micros{std::uniform_int_distribution<std::int64_t>(10'000, 40'000)(rng)};
     return sim.add_node(p, sim_link{1.5 * rate, latency}, join);
