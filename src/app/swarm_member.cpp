@@ -154,6 +154,30 @@ nlohmann::json swarm_member::stats_json() const {
     neighbours.push_back(std::move(n));
   }
   j["neighbours"] = std::move(neighbours);
+  const swarm::node_stats& n = node_->stats();
+  const auto by_role = [](const swarm::role_bytes& b) {
+    return json{{"origin", b.origin}, {"edge", b.edge}, {"peer", b.peer}};
+  };
+  const auto received = n.chunks_pushed_in + n.chunks_pulled_in;
+  j["chunks"] = {{"pushed_in", n.chunks_pushed_in},
+                 {"pulled_in", n.chunks_pulled_in},
+                 {"local", n.chunks_local},
+                 {"duplicates", n.duplicate_chunks},
+                 {"duplicate_bytes", n.duplicate_bytes},
+                 {"duplicate_share", received + n.duplicate_chunks == 0
+                                         ? 0.0
+                                         : static_cast<double>(n.duplicate_chunks) /
+                                               static_cast<double>(received + n.duplicate_chunks)},
+                 {"pushed_out", n.chunks_pushed_out},
+                 {"requests_sent", n.requests_sent},
+                 {"requests_served", n.requests_served},
+                 {"requests_rejected", n.requests_rejected},
+                 {"skipped_late", n.chunks_skipped_late}};
+  j["payload_down_by_role"] = by_role(n.bytes_down);
+  j["payload_up_by_role"] = by_role(n.bytes_up);
+  j["protection"] = {{"bad_signatures", n.bad_signatures}, {"floods", n.floods}, {"bans", n.bans},
+                     {"refused_banned", n.refused_banned}, {"refused_full", n.refused_full},
+                     {"unverified_refused", refused_unverified_}};
   if (playout_) {
     const auto& p = playout_->stats();
     json pj{{"delay_ms", ms(settings_.playout_delay)},
@@ -186,6 +210,14 @@ void swarm_member::write_metrics(std::string& out) const {
   w.sample("meshcast_swarm_payload_in_total", l, t.payload_in);
   w.family("meshcast_swarm_payload_out_total", "counter", "Chunk payload bytes sent");
   w.sample("meshcast_swarm_payload_out_total", l, t.payload_out);
+  const swarm::node_stats& n = node_->stats();
+  w.family("meshcast_swarm_chunks_in_total", "counter", "Chunks stored from the swarm, by how they came");
+  w.sample("meshcast_swarm_chunks_in_total", {{"stream", settings_.stream}, {"how", "pushed"}}, n.chunks_pushed_in);
+  w.sample("meshcast_swarm_chunks_in_total", {{"stream", settings_.stream}, {"how", "pulled"}}, n.chunks_pulled_in);
+  w.family("meshcast_swarm_duplicate_chunks_total", "counter", "Chunks received while already held");
+  w.sample("meshcast_swarm_duplicate_chunks_total", l, n.duplicate_chunks);
+  w.family("meshcast_swarm_bans_total", "counter", "Neighbours banned (bad signature, flood)");
+  w.sample("meshcast_swarm_bans_total", l, n.bans);
   w.family("meshcast_swarm_connections", "gauge", "Open swarm connections");
   w.sample("meshcast_swarm_connections", l, static_cast<std::uint64_t>(t.connections));
   if (playout_) {

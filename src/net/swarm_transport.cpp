@@ -55,6 +55,7 @@ struct connection {
     boost::system::error_code ec;
     const auto ep = socket.remote_endpoint(ec);
     remote = ec ? "?" : to_text(ep);
+    if (!ec) remote_host = ep.address().to_string();
     socket.set_option(tcp::no_delay(true), ec);
     wake.expires_at(asio::steady_timer::time_point::max());
   }
@@ -68,6 +69,7 @@ struct connection {
   bool writing = false;
   std::optional<ps::hello> remote_hello;
   std::string remote;
+  std::string remote_host;  // numeric, for peer exchange
   asio::steady_timer wake;   // the writer sleeps on it; cancel() wakes it
   asio::steady_timer timer;  // the session's next deadline
 };
@@ -119,7 +121,7 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
         c->remote_hello = e->remote;
         std::optional<ps::close_reason> refuse;
         if (hello_filter) refuse = hello_filter(e->remote);
-        if (!refuse) refuse = node.on_neighbour_up(c->id, e->remote, c->inbound, now());
+        if (!refuse) refuse = node.on_neighbour_up(c->id, e->remote, c->inbound, now(), c->remote_host);
         if (refuse) {
           c->sess.close(*refuse, ps::to_string(*refuse));
         } else {
@@ -173,7 +175,7 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
         boost::system::error_code ec;
         const auto addr = asio::ip::make_address(a->host, ec);
         if (ec || a->port == 0) continue;
-        asio::co_spawn(io, dial_one(shared_from_this(), tcp::endpoint(addr, a->port)), asio::detached);
+        asio::co_spawn(io, dial_one(shared_from_this(), tcp::endpoint(addr, a->port), *a), asio::detached);
       }
     } while (node_pass_again);
     in_node_pass = false;
@@ -194,6 +196,7 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
     offset_at = t_now;
     offset_from_origin = from_origin;
     for (auto& [_, other] : conns) other->sess.set_origin_offset(offset);
+    node.set_origin_offset(offset);
   }
 
   void close_socket(const std::shared_ptr<connection>& c) {
@@ -297,8 +300,12 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
     }
   }
 
-  static asio::awaitable<void> dial_one(std::shared_ptr<state> st, tcp::endpoint ep) {
-    if (st->conns.size() >= st->settings.max_connections) co_return;
+  static asio::awaitable<void> dial_one(std::shared_ptr<state> st, tcp::endpoint ep,
+                                       std::optional<ps::peer_address> ordered = std::nullopt) {
+    if (st->conns.size() >= st->settings.max_connections) {
+      if (ordered) st->node.on_dial_failed(*ordered, now());
+      co_return;
+    }
     tcp::socket s(st->io);
     asio::steady_timer t(st->io);
     t.expires_after(st->settings.connect_timeout);
@@ -307,6 +314,10 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
     if (!connected || st->stopped) {
       ++st->stats.dial_failures;
       spdlog::debug("swarm: dial {} failed", to_text(ep));
+      if (ordered && !st->stopped) {
+        st->node.on_dial_failed(*ordered, now());
+        st->node_pass();
+      }
       co_return;
     }
     ++st->stats.dialled;

@@ -12,7 +12,8 @@ void candidate_list::add_ranked(std::span<const ps::peer_address> list) {
   std::vector<item> front;
   for (const ps::peer_address& a : list) {
     if (a.id == self_ || a.port == 0) continue;
-    if (std::any_of(front.begin(), front.end(), [&](const item& it) { return it.address.id == a.id; })) continue;
+    if (std::any_of(front.begin(), front.end(), [&](const item& it) { return it.address.id == a.id; }))
+      continue;
     std::optional<core::time_point> tried;
     if (auto it = find(a.id); it != items_.end()) {
       tried = it->tried_at;
@@ -50,8 +51,7 @@ std::optional<ps::peer_address> candidate_list::next(
 
 bool candidate_list::has_next(core::time_point now,
                               const std::function<bool(const ps::node_id&)>& excluded) const {
-  return std::any_of(items_.begin(), items_.end(),
-                     [&](const item& it) { return usable(it, now, excluded); });
+  return std::any_of(items_.begin(), items_.end(), [&](const item& it) { return usable(it, now, excluded); });
 }
 
 void candidate_list::remove(const ps::node_id& id) {
@@ -73,8 +73,8 @@ admission admit(const admission_input& in) {
   return admission::accept;
 }
 
-std::optional<neighbour_id> least_useful_peer(std::span<const member_view> members,
-                                              core::time_point now, core::micros min_age) {
+std::optional<neighbour_id> least_useful_peer(std::span<const member_view> members, core::time_point now,
+                                              core::micros min_age) {
   const member_view* worst = nullptr;
   for (const member_view& m : members) {
     if (m.role != ps::node_role::peer || now - m.since < min_age) continue;

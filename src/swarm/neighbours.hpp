@@ -65,9 +65,9 @@ enum class admission { accept, self, banned, duplicate, full };
 struct admission_input {
   bool is_self = false;
   bool banned = false;
-  bool already_connected = false;  ///< a live connection to the same node id exists
-  bool new_wins_duplicate = false; ///< ...and the tie-break keeps the new one (see node.cpp)
-  std::size_t neighbours = 0;      ///< live neighbours now
+  bool already_connected = false;   ///< a live connection to the same node id exists
+  bool new_wins_duplicate = false;  ///< ...and the tie-break keeps the new one (see node.cpp)
+  std::size_t neighbours = 0;       ///< live neighbours now
   std::size_t max_neighbours = 16;
 };
 admission admit(const admission_input& in);
@@ -79,7 +79,7 @@ struct member_view {
   std::uint64_t useful_bytes = 0;  ///< new chunk payload bytes it sent us over the last interval
 };
 
-std::optional<neighbour_id> least_useful_peer(std::span<const member_view> members,
-                                              core::time_point now, core::micros min_age);
+std::optional<neighbour_id> least_useful_peer(std::span<const member_view> members, core::time_point now,
+                                              core::micros min_age);
 
 }  // namespace meshcast::swarm

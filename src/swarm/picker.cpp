@@ -18,6 +18,16 @@ bool holds(const pick_neighbour& n, std::size_t i) { return i < n.has.size() && 
 
 }  // namespace
 
+core::time_point chunk_picker::eligible_at(core::time_point deadline,
+                                           std::optional<core::time_point> heard) const {
+  const core::time_point source = deadline - settings_.playout_delay;
+  core::time_point grace_end = source + settings_.pull_grace;
+  if (heard)
+    grace_end =
+        std::max(grace_end, std::min(*heard + settings_.local_grace, source + settings_.push_horizon));
+  return std::min(grace_end, deadline - settings_.urgent_threshold);
+}
+
 pick_result chunk_picker::pick(const pick_problem& p) const {
   pick_result out;
   auto recheck = [&](core::time_point t) {
@@ -41,15 +51,13 @@ pick_result chunk_picker::pick(const pick_problem& p) const {
 
     const bool urgent = !dl || *dl - p.now < settings_.urgent_threshold;
     if (!urgent) {
-      const core::time_point urgent_at = *dl - settings_.urgent_threshold;
-      core::time_point grace_end = *dl - settings_.playout_delay + settings_.pull_grace;
-      if (i < p.heard.size() && p.heard[i]) grace_end = std::max(grace_end, *p.heard[i] + settings_.local_grace);
       if (!peer_holder) {
-        recheck(urgent_at);  // only the origin has it: wait until it is urgent
+        recheck(*dl - settings_.urgent_threshold);  // only the origin has it: wait until urgent
         continue;
       }
-      if (p.now < grace_end) {
-        recheck(std::min(grace_end, urgent_at));
+      const core::time_point from = eligible_at(*dl, i < p.heard.size() ? p.heard[i] : std::nullopt);
+      if (p.now < from) {
+        recheck(from);
         continue;
       }
     }
@@ -82,7 +90,7 @@ pick_result chunk_picker::pick(const pick_problem& p) const {
       // Lower class first, then the shorter expected wait; the first listed wins remaining
       // ties so a fixture reads deterministically.
       const auto key = [&](std::size_t x) {
-        const auto wait = p.neighbours[x].rtt.count() * static_cast<std::int64_t>(outstanding[x] + 1);
+        const auto wait = p.neighbours[x].response.count() * static_cast<std::int64_t>(outstanding[x] + 1);
         return std::make_tuple(static_cast<int>(p.neighbours[x].cls), wait);
       };
       if (key(k) < key(*best)) best = k;

@@ -6,8 +6,9 @@
 //   - urgent (deadline - now < urgent_threshold, or deadline unknown while joining): deadline
 //     first, from any holder, the origin included (the source fills what the peers cannot);
 //   - otherwise rarest first (fewest holders among our neighbours), ties to the earlier deadline,
-//     only once the chunk is older than pull_grace (until then epidemic push is expected to bring
-//     it, and pulling would race the push into a duplicate), and never from the origin;
+//     only once the chunk is older than pull_grace and, while a push may still come, was first
+//     announced to us local_grace ago (until then epidemic push is expected to bring it, and
+//     pulling would race the push into a duplicate), and never from the origin;
 //   - a holder with a free slot is chosen by class (peer, then edge, then origin), then the
 //     shortest expected wait: its response time × (our requests outstanding there + 1) — this
 //     spreads the load: choosing by free slots would send everything to whoever delivered
@@ -35,21 +36,24 @@ struct picker_settings {
   /// time for one request, one retry elsewhere and the transfer.
   core::micros urgent_threshold{400'000};
   /// A chunk whose source age is below this is left to push unless urgent.
-  core::micros pull_grace{300'000};
+  core::micros pull_grace{400'000};
   /// Deadline = source time + playout_delay; used to derive a chunk's age from its deadline.
   core::micros playout_delay{1'500'000};
   /// A chunk first announced to us less than this ago is left to push unless urgent: a
-  /// neighbour that just got it pushes to some of its neighbours within about one hop time.
+  /// neighbour that just got it pushes to some of its neighbours within about one hop time...
   core::micros local_grace{100'000};
+  /// ...but only while a push can still come: past this source age nobody pushes it any more
+  /// (push_max_age, plus the time a push sent just before takes to arrive).
+  core::micros push_horizon{500'000};
 };
 
 struct pick_neighbour {
   neighbour_id id = 0;
   source_class cls = source_class::peer;
-  std::size_t free_slots = 0;  ///< requests it may still be sent (its queue bound - outstanding)
-  std::size_t outstanding = 0; ///< our requests already waiting there
-  core::micros rtt{0};  ///< how long its answers take (measured response time, else RTT)
-  std::vector<bool> has;  ///< has[i]: it holds problem.first + i (shorter = the rest unknown/no)
+  std::size_t free_slots = 0;      ///< requests it may still be sent (its queue bound - outstanding)
+  std::size_t outstanding = 0;     ///< our requests already waiting there
+  core::micros response{100'000};  ///< how long its answers take (measured; RTT + transfer until then)
+  std::vector<bool> has;           ///< has[i]: it holds problem.first + i (shorter = the rest unknown/no)
 };
 
 struct pick_problem {
@@ -79,6 +83,10 @@ class chunk_picker {
  public:
   explicit chunk_picker(picker_settings s = {}) : settings_(s) {}
   [[nodiscard]] pick_result pick(const pick_problem& p) const;
+  /// From when a chunk with this deadline, first announced to us at `heard`, may be pulled from
+  /// a peer: the end of its grace, or when it turns urgent if that is sooner.
+  [[nodiscard]] core::time_point eligible_at(core::time_point deadline,
+                                             std::optional<core::time_point> heard) const;
   [[nodiscard]] const picker_settings& settings() const { return settings_; }
   void set_urgent_threshold(core::micros t) { settings_.urgent_threshold = t; }
 

@@ -2,8 +2,10 @@
 // flood). flood_guard: per neighbour, counts strikes — requested chunks beyond a sustained rate,
 // requests refused as busy (it ignores our queue limit), requests far outside our window — and
 // calls it a flood past `max_strikes` within `strike_period`. An honest node never strikes: it
-// requests each chunk about once, keeps ≤ 16 requests outstanding per neighbour (our busy limit
-// is 32) and only asks for chunks it saw advertised. Plain value types; no thread affinity.
+// requests each chunk about once, keeps ≤ 16 requests outstanding per neighbour (our queue limit
+// is 32) and only asks for chunks it saw advertised. (A busy refusal because our upload is
+// committed is not a strike: that is our load, not its fault.) Plain value types; no thread
+// affinity.
 #pragma once
 
 #include <cstddef>

@@ -4,8 +4,8 @@
 
 namespace meshcast::swarm {
 
-std::vector<neighbour_id> choose_push_targets(std::span<const push_candidate> candidates,
-                                              std::size_t fanout, std::mt19937_64& rng) {
+std::vector<neighbour_id> choose_push_targets(std::span<const push_candidate> candidates, std::size_t fanout,
+                                              std::mt19937_64& rng) {
   std::vector<const push_candidate*> eligible;
   for (const push_candidate& c : candidates) {
     if (!c.has_it && !c.is_origin) eligible.push_back(&c);
@@ -17,7 +17,8 @@ std::vector<neighbour_id> choose_push_targets(std::span<const push_candidate> ca
   }
   double median = 1;
   if (!known.empty()) {
-    std::nth_element(known.begin(), known.begin() + static_cast<std::ptrdiff_t>(known.size() / 2), known.end());
+    std::nth_element(known.begin(), known.begin() + static_cast<std::ptrdiff_t>(known.size() / 2),
+                     known.end());
     median = known[known.size() / 2];
   }
   // Weighted sampling without replacement: weight = behind² × relative upload / (1 + queued).

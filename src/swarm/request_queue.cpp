@@ -5,8 +5,7 @@
 
 namespace meshcast::swarm {
 
-std::size_t request_limit(double bytes_per_s, std::size_t chunk_bytes,
-                          const request_queue_settings& s) {
+std::size_t request_limit(double bytes_per_s, std::size_t chunk_bytes, const request_queue_settings& s) {
   if (chunk_bytes == 0 || bytes_per_s <= 0) return std::min(s.floor, s.cap);
   const double seconds = static_cast<double>(s.target_queue_time.count()) / 1e6;
   const double n = std::floor(bytes_per_s * seconds / static_cast<double>(chunk_bytes));

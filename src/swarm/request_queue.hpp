@@ -27,8 +27,7 @@ struct request_queue_settings {
 
 /// Outstanding requests allowed to one neighbour: rate (bytes/s) × target queue time / chunk
 /// size, clamped to [floor, cap]. `chunk_bytes` 0 means unknown: the floor applies.
-std::size_t request_limit(double bytes_per_s, std::size_t chunk_bytes,
-                          const request_queue_settings& s);
+std::size_t request_limit(double bytes_per_s, std::size_t chunk_bytes, const request_queue_settings& s);
 
 /// How long to wait for a chunk requested now behind `queued_ahead` others: twice the expected
 /// time (RTT + the queue ahead and this chunk at the measured rate; 150 ms per chunk while the

@@ -30,17 +30,18 @@ struct role_bytes {
 
 struct node_stats {
   // Chunks that came from the swarm and were stored (not duplicates).
-  std::uint64_t chunks_pushed_in = 0;   ///< arrived unrequested (epidemic push)
-  std::uint64_t chunks_pulled_in = 0;   ///< answers to our requests
-  std::uint64_t chunks_local = 0;       ///< on_local_chunk (origin packager, edge upstream)
-  std::uint64_t duplicate_chunks = 0;   ///< arrived while already held
+  std::uint64_t chunks_pushed_in = 0;  ///< arrived unrequested (epidemic push)
+  std::uint64_t chunks_pulled_in = 0;  ///< answers to our requests
+  std::uint64_t chunks_local = 0;      ///< on_local_chunk (origin packager, edge upstream)
+  std::uint64_t duplicate_chunks = 0;  ///< arrived while already held
+  std::uint64_t duplicate_pushes = 0;  ///< ...of which pushed (the rest: pull answers)
   std::uint64_t duplicate_bytes = 0;
-  std::uint64_t stale_chunks = 0;       ///< arrived older than the log keeps (too old)
+  std::uint64_t stale_chunks = 0;  ///< arrived older than the log keeps (too old)
 
   // Our pulls.
-  std::uint64_t requests_sent = 0;      ///< chunks requested (one per seq)
+  std::uint64_t requests_sent = 0;  ///< chunks requested (one per seq)
   std::uint64_t requests_timed_out = 0;
-  std::uint64_t cancels_sent = 0;       ///< withdrawn: arrived by push or from someone else
+  std::uint64_t cancels_sent = 0;  ///< withdrawn: arrived by push or from someone else
   std::uint64_t rejects_received = 0;
   std::uint64_t chunks_skipped_late = 0;  ///< wanted chunks whose deadline passed unheld
 
@@ -60,9 +61,9 @@ struct node_stats {
   std::uint64_t refused_banned = 0;  ///< connections refused because the node id is banned
   std::uint64_t refused_full = 0;
   std::uint64_t refused_duplicate = 0;
-  std::uint64_t replaced = 0;        ///< neighbours dropped for a better candidate
+  std::uint64_t replaced = 0;  ///< neighbours dropped for a better candidate
   std::uint64_t dials = 0;
-  std::uint64_t haves_ignored = 0;   ///< haves/bitmap bits far outside the window
+  std::uint64_t haves_ignored = 0;     ///< haves/bitmap bits far outside the window
   std::uint64_t arrivals_dropped = 0;  ///< arrival records lost because nobody drained them
 };
 

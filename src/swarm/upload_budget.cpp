@@ -16,9 +16,7 @@ void upload_budget::raise_burst(std::size_t burst_bytes) {
   if (b > burst_) burst_ = b;
 }
 
-double upload_budget::need(std::size_t bytes) const {
-  return std::min(static_cast<double>(bytes), burst_);
-}
+double upload_budget::need(std::size_t bytes) const { return std::min(static_cast<double>(bytes), burst_); }
 
 double upload_budget::tokens(core::time_point now) const {
   if (unlimited()) return burst_;

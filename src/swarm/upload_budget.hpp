@@ -1,7 +1,8 @@
 // What this node uploads: the token bucket that caps chunk payload bytes to upload_kbps, and the
-// per-neighbour queue of chunk requests waiting to be served. The node spends the budget on
-// pull answers first (earliest deadline among the neighbours' FIFO heads), then on pushes
-// (latest first). Plain value types; no thread affinity.
+// per-neighbour FIFO of chunk requests waiting to be served. The node (node_schedule.cpp) spends
+// the budget in this order: answers due within the urgent threshold, first push copies of fresh
+// chunks (newest first), other answers (earliest deadline among the FIFO heads), extra push
+// copies. Plain value types; no thread affinity.
 #pragma once
 
 #include <cstddef>

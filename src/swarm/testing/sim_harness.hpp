@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "chunk/chunk_log.hpp"
-#include "swarm/message_size.hpp"
+#include "proto/swarm/codec.hpp"
 #include "swarm/node.hpp"
 
 namespace meshcast::swarm::testing {
@@ -52,7 +52,9 @@ struct sim_continuity {
   std::size_t on_time = 0;
   std::size_t late = 0;
   std::size_t missing = 0;
-  [[nodiscard]] double share() const { return due == 0 ? 1.0 : static_cast<double>(on_time) / static_cast<double>(due); }
+  [[nodiscard]] double share() const {
+    return due == 0 ? 1.0 : static_cast<double>(on_time) / static_cast<double>(due);
+  }
 };
 
 /// First byte of a chunk signature the origin "signs" with; sim_harness::verifier() accepts only
@@ -236,6 +238,11 @@ class sim_harness {
     std::function<std::optional<ps::message>(ps::message)> filter;
   };
 
+  /// Chunk payload bytes carried by `m` (0 for control messages).
+  static std::size_t payload_size(const ps::message& m) {
+    const auto* c = std::get_if<ps::chunk_data>(&m);
+    return c && c->chunk ? c->chunk->size() : 0;
+  }
   [[nodiscard]] std::string host_of(index) const { return "10.0.0.1"; }
   [[nodiscard]] ps::peer_address address_of(index i) const {
     return {make_id(i), host_of(i), static_cast<std::uint16_t>(k_port_base + i)};
@@ -260,7 +267,8 @@ class sim_harness {
       std::vector<ps::peer_address> peers, origins;
       for (index j = 0; j < nodes_.size(); ++j) {
         if (j == i || !nodes_[j]->alive) continue;
-        (nodes_[j]->node->settings().role == ps::node_role::origin ? origins : peers).push_back(address_of(j));
+        (nodes_[j]->node->settings().role == ps::node_role::origin ? origins : peers)
+            .push_back(address_of(j));
       }
       std::shuffle(peers.begin(), peers.end(), rng_);
       if (peers.size() > s_.tracker_candidates) peers.resize(s_.tracker_candidates);
@@ -283,7 +291,8 @@ class sim_harness {
     if (k % stream_.chunks_per_segment == 0) h.flags = chunk::flag_segment_start | chunk::flag_keyframe;
     chunk::chunk_signature sig{};
     sig[0] = k_sim_signature_mark;
-    const auto& payload = payloads_[std::uniform_int_distribution<std::size_t>(0, payloads_.size() - 1)(rng_)];
+    const auto& payload =
+        payloads_[std::uniform_int_distribution<std::size_t>(0, payloads_.size() - 1)(rng_)];
     chunk::chunk_ptr c = chunk::make_chunk(h, payload, sig);
     produced_.push_back(c);
     n.node->on_local_chunk(c, now_);
@@ -374,12 +383,13 @@ class sim_harness {
 
   void send(index i, sim_conn& c, const ps::message& m) {
     sim_node& n = *nodes_[i];
-    const std::size_t size = estimated_size(m);
+    const std::size_t size = ps::encoded_size(m);
     n.bytes_sent += size;
     n.payload_sent += payload_size(m);
     core::micros busy{0};
     if (n.link.upload_bytes_per_s > 0) {
-      busy = core::micros{static_cast<std::int64_t>(static_cast<double>(size) * 1e6 / n.link.upload_bytes_per_s)};
+      busy = core::micros{
+          static_cast<std::int64_t>(static_cast<double>(size) * 1e6 / n.link.upload_bytes_per_s)};
     }
     core::time_point finish;
     if (payload_size(m) > 0) {

@@ -1,0 +1,305 @@
+// node::impl — the state behind swarm::node and the helpers its parts share. Internal: only
+// node*.cpp include it (the parts: node.cpp public API, membership and periodic work;
+// node_messages.cpp what neighbours send and what we announce; node_schedule.cpp what we pull
+// and what we upload). Same thread rules as node.
+#pragma once
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <random>
+
+#include "swarm/neighbours.hpp"
+#include "swarm/node.hpp"
+#include "swarm/picker.hpp"
+#include "swarm/protection.hpp"
+#include "swarm/push_policy.hpp"
+#include "swarm/rate_meter.hpp"
+#include "swarm/request_queue.hpp"
+#include "swarm/seq_set.hpp"
+#include "swarm/upload_budget.hpp"
+
+namespace meshcast::swarm {
+
+namespace detail {
+
+using namespace std::chrono_literals;
+using core::chunk_seq;
+using core::micros;
+using core::time_point;
+
+/// Dialling, dial timeouts and ban expiry are checked this often.
+constexpr micros k_housekeeping_interval = 1s;
+/// The picker looks at no more than this many sequence numbers (25 s at 100 ms chunks; the
+/// playout deadline makes only the newest ~20 matter).
+constexpr std::int64_t k_max_pick_range = 256;
+/// A have may name a chunk up to this many chunks past the newest one whose source time has
+/// come (clock skew, rounding); further is implausible and ignored.
+constexpr std::int64_t k_ahead_slack_chunks = 64;
+/// A request for a chunk this many chunks (at least) outside what we hold is "far outside".
+constexpr std::int64_t k_min_window_span = 64;
+constexpr micros k_default_chunk_duration = 100ms;
+constexpr micros k_default_rtt = 100ms;
+constexpr std::size_t k_initial_burst_bytes = 16 * 1024;
+/// Pushes waiting for one neighbour beyond this are dropped oldest first (it had a have).
+constexpr std::size_t k_max_pending_pushes = 8;
+/// The longest a push sent at push_max_age takes to arrive (serialisation and latency).
+constexpr micros k_push_transit = 200ms;
+/// How long after we got a chunk a neighbour is checked for having got it elsewhere.
+constexpr micros k_behind_lag = 200ms;
+
+inline source_class class_of(ps::node_role r) {
+  switch (r) {
+    case ps::node_role::origin:
+      return source_class::origin;
+    case ps::node_role::edge:
+      return source_class::edge;
+    case ps::node_role::peer:
+      break;
+  }
+  return source_class::peer;
+}
+
+struct pending_push {
+  chunk_seq seq;
+  bool first = false;  // our first copy of this chunk: it keeps the epidemic going
+};
+
+struct neighbour_state {
+  neighbour_state(neighbour_id n, const ps::hello& h, std::string address, bool in, time_point now,
+                  std::size_t serve_limit, const flood_settings& fs)
+      : id(n),
+        hello(h),
+        host(std::move(address)),
+        inbound(in),
+        since(now),
+        serving(serve_limit),
+        guard(fs, now) {}
+
+  neighbour_id id;
+  ps::hello hello;
+  std::string host;
+  bool inbound;
+  time_point since;
+  std::optional<micros> rtt;
+  seq_set has;                 // what it holds, from its bitmap, haves and chunks exchanged
+  seq_set sent;                // chunks we sent it (so it has them because of us)
+  outstanding_requests asked;  // our requests at it
+  rate_meter down, up;         // chunk payload bytes from / to it
+  std::uint64_t useful_recent = 0;
+  std::uint64_t bytes_down = 0, bytes_up = 0;
+  // Moving average (0..1): it had not got our chunks of ~200 ms before from anyone but us, i.e.
+  // it sits downstream of us; push targets are weighted by its square.
+  double behind = 0.5;
+  std::optional<micros> response;  // moving average: our request to its answer (or failure)
+  std::map<chunk_seq, time_point> asked_at;
+  time_point busy_until;
+  serve_queue serving;  // its requests at us
+  flood_guard guard;
+  std::deque<ps::message> control;
+  std::deque<pending_push> pushes;
+  std::optional<ps::chunk_data> ready;  // budget already charged; goes out next
+  bool closing = false;                 // disconnect ordered; ignored until it is down
+};
+
+struct timing_ref {
+  chunk_seq seq;
+  time_point source_time;
+  micros duration;
+};
+
+}  // namespace detail
+
+using namespace detail;
+
+struct node::impl {
+  impl(node_settings settings, chunk::chunk_log& l, chunk_verifier v)
+      : s(std::move(settings)),
+        log(l),
+        verify(std::move(v)),
+        rng(s.seed),
+        picker(picker_settings{micros{400'000}, s.pull_grace, s.playout_delay, s.local_grace,
+                               s.push_max_age + k_push_transit}),
+        budget(s.upload_kbps, k_initial_burst_bytes, time_point{}),
+        rq{s.target_queue_time, s.request_floor, s.request_cap, micros{400'000}, micros{3'000'000}},
+        candidates(s.id, 256, s.redial_backoff) {}
+
+  // --- inputs -----------------------------------------------------------------------------
+
+  std::optional<ps::close_reason> neighbour_up(neighbour_id n, const ps::hello& remote, bool inbound,
+                                               time_point now, std::string host);
+  void message(neighbour_id n, const ps::message& msg, time_point now);
+  void neighbour_down(neighbour_id n);
+  void local_chunk(const chunk::chunk_ptr& c, time_point now);
+
+  void on_have(neighbour_state& nb, chunk_seq seq, time_point now);
+  void on_bitmap(neighbour_state& nb, const ps::bitmap& b, time_point now);
+  void on_request(neighbour_state& nb, const ps::request& r, time_point now);
+  void on_cancel(neighbour_state& nb, const ps::cancel& c, time_point now);
+  void on_chunk(neighbour_state& nb, const ps::chunk_data& d, time_point now);
+  void on_reject(neighbour_state& nb, const ps::reject& r, time_point now);
+
+  // --- work ---------------------------------------------------------------------------------
+
+  void step(time_point now);
+  void stored(const chunk::chunk_ptr& c, neighbour_state* from, bool pushed, time_point now);
+  void queue_pushes(chunk_seq seq, std::size_t fanout);
+  void punish(neighbour_state& nb, ps::close_reason reason, std::string text, time_point now);
+  void drop(neighbour_state& nb, ps::close_reason reason, std::string text, time_point now);
+  void release(neighbour_state& nb, time_point now);
+  void expire_requests(time_point now);
+  void skip_late(time_point now);
+  void pick(time_point now);
+  void schedule_sends(time_point now);
+  void maybe_dial(time_point now);
+  void housekeeping(time_point now);
+  void replace_worst(time_point now);
+  void send_pex(time_point now);
+  [[nodiscard]] std::vector<ps::peer_address> pex_entries(neighbour_id except) const;
+
+  // --- helpers ------------------------------------------------------------------------------
+
+  neighbour_state* find(neighbour_id n) {
+    const auto it = nbs.find(n);
+    return it == nbs.end() ? nullptr : &it->second;
+  }
+  [[nodiscard]] std::size_t live_count() const {
+    return static_cast<std::size_t>(
+        std::count_if(nbs.begin(), nbs.end(), [](const auto& kv) { return !kv.second.closing; }));
+  }
+  [[nodiscard]] micros chunk_duration() const { return ref ? ref->duration : k_default_chunk_duration; }
+  [[nodiscard]] std::optional<time_point> source_time_of(chunk_seq seq) const {
+    if (const chunk::chunk_ptr c = log.find(seq)) return c->header().source_time;
+    if (!ref) return std::nullopt;
+    return ref->source_time + (seq - ref->seq) * ref->duration;
+  }
+  /// Playout deadline in our clock.
+  [[nodiscard]] std::optional<time_point> deadline_of(chunk_seq seq) const {
+    const auto src = source_time_of(seq);
+    if (!src) return std::nullopt;
+    return *src + s.playout_delay - origin_offset;
+  }
+  /// Whether an advertised seq could exist by now (its source time has come, give or take).
+  [[nodiscard]] bool plausible(chunk_seq seq, time_point now) const {
+    if (!ref) return true;
+    const std::int64_t elapsed = ((now + origin_offset) - ref->source_time) / ref->duration;
+    return seq - ref->seq <= std::max<std::int64_t>(0, elapsed) + k_ahead_slack_chunks;
+  }
+  /// Whether a requested seq lies far outside what we hold.
+  [[nodiscard]] bool far_outside(chunk_seq seq) const {
+    if (log.empty()) return false;
+    const std::int64_t span = std::max<std::int64_t>(k_min_window_span, log.last_seq() - log.first_seq() + 1);
+    return seq - log.first_seq() < -span || seq - log.last_seq() > span;
+  }
+  [[nodiscard]] micros mean_rtt() const {
+    micros sum{0};
+    std::int64_t n = 0;
+    for (const auto& [id, nb] : nbs) {
+      if (nb.rtt && !nb.closing) {
+        sum += *nb.rtt;
+        ++n;
+      }
+    }
+    return n == 0 ? k_default_rtt : sum / n;
+  }
+  /// Young enough to be worth a push: its source age is within push_max_age.
+  [[nodiscard]] bool fresh(chunk_seq seq, time_point now) const {
+    const auto src = source_time_of(seq);
+    return src && (now + origin_offset) - *src <= s.push_max_age;
+  }
+  /// How long until an answer with deadline `dl` would go out: the answers with an earlier
+  /// deadline go first, at our budget's rate, halved while first copies of fresh chunks wait
+  /// (they go before answers that are not urgent; at most one per chunk).
+  [[nodiscard]] micros serve_wait(time_point dl, time_point now) const {
+    if (budget.unlimited()) return micros{0};
+    double bytes = 0;
+    bool pushes_waiting = false;
+    for (const auto& [id, nb] : nbs) {
+      if (nb.closing) continue;
+      if (nb.ready) bytes += static_cast<double>(nb.ready->chunk->size());
+      pushes_waiting = pushes_waiting || std::any_of(nb.pushes.begin(), nb.pushes.end(),
+                                                     [](const pending_push& p) { return p.first; });
+      for (const serve_queue::entry& e : nb.serving.entries()) {
+        const auto edl = deadline_of(e.seq);
+        if (edl && *edl <= dl) bytes += static_cast<double>(chunk_bytes);
+      }
+    }
+    bytes -= std::max(0.0, budget.tokens(now));
+    if (bytes <= 0) return micros{0};
+    const double rate = budget.bytes_per_s() / (pushes_waiting ? 2 : 1);
+    return micros{static_cast<std::int64_t>(bytes * 1e6 / rate)};
+  }
+  /// The first copy of `seq` to `from` was dropped: make another pending push of it the first.
+  void promote_first(neighbour_id from, chunk_seq seq) {
+    for (auto& [id, nb] : nbs) {
+      if (id == from || nb.closing) continue;
+      for (pending_push& p : nb.pushes) {
+        if (p.seq == seq) {
+          p.first = true;
+          return;
+        }
+      }
+    }
+  }
+  /// Time to receive one chunk at `rate` bytes/s (150 ms while unmeasured).
+  [[nodiscard]] micros transfer_time(double rate) const {
+    if (rate <= 0 || chunk_bytes == 0) return micros{150'000};
+    return micros{static_cast<std::int64_t>(static_cast<double>(chunk_bytes) * 1e6 / rate)};
+  }
+  /// A request to `nb` ended after `took` (answered, rejected busy, or timed out).
+  static void note_response(neighbour_state& nb, chunk_seq seq, time_point now) {
+    const auto it = nb.asked_at.find(seq);
+    if (it == nb.asked_at.end()) return;
+    const micros took = now - it->second;
+    nb.asked_at.erase(it);
+    nb.response = nb.response ? (*nb.response * 3 + took) / 4 : took;
+  }
+  void note_known(chunk_seq seq) {
+    if (!newest_known || seq > *newest_known) newest_known = seq;
+  }
+  void queue_reject(neighbour_state& nb, chunk_seq seq, ps::reject_reason why) {
+    nb.control.push_back(ps::reject{seq, why});
+    ++stats.requests_rejected;
+  }
+
+  node_settings s;
+  chunk::chunk_log& log;
+  chunk_verifier verify;
+  std::mt19937_64 rng;
+  chunk_picker picker;
+  upload_budget budget;
+  request_queue_settings rq;
+  flood_settings flood;
+  candidate_list candidates;
+  ban_list bans;
+  node_stats stats;
+  rate_meter total_down, total_up;
+
+  std::map<neighbour_id, neighbour_state> nbs;
+  std::map<ps::node_id, neighbour_id> by_node;                 // live neighbours by node id
+  std::map<chunk_seq, neighbour_id> in_flight;                 // our live request for each seq, and where
+  std::map<chunk_seq, std::vector<neighbour_id>> failed_from;  // timed out / rejected there
+  std::map<chunk_seq, time_point> heard_at;                    // when a neighbour first said it holds it
+  std::map<ps::node_id, time_point> dialing;                   // dials handed out, not yet up or failed
+
+  std::optional<chunk_seq> join;
+  std::optional<chunk_seq> newest_known;  // newest advertised (plausibly) or held
+  std::optional<chunk_seq> newest_held;
+  std::optional<timing_ref> ref;       // the newest chunk held: estimates unseen source times
+  std::optional<chunk_seq> late_mark;  // below this, late chunks have been counted
+  micros origin_offset{0};
+  std::size_t chunk_bytes = 0;  // moving average of chunk payload sizes
+
+  std::deque<ps::peer_address> dial_out;
+  std::deque<disconnect_order> disconnects;
+  std::deque<chunk_arrival> arrivals;
+
+  bool started = false;
+  time_point last_now;
+  time_point next_housekeeping, next_replace, next_pex;
+  bool pick_wanted = true;                  // an input changed what the picker would say
+  std::optional<time_point> recheck_at;     // the picker's
+  std::optional<time_point> send_ready_at;  // the budget's, when sends wait for tokens
+};
+
+}  // namespace meshcast::swarm

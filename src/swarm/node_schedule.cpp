@@ -1,0 +1,194 @@
+// What we pull from whom, and what we upload when (node.hpp; docs/swarm.md "Pull", "Upload").
+#include "swarm/node_impl.hpp"
+
+namespace meshcast::swarm {
+
+// --- pull --------------------------------------------------------------------------------------
+
+void node::impl::skip_late(time_point now) {
+  // Chunks past their deadline are skipped, never requested; count the ones we never got.
+  // late_mark only moves forward, so each chunk is looked at here once.
+  if (!join || !ref || !newest_known) return;
+  chunk_seq low = std::max(late_mark.value_or(*join), log.empty() ? *join : log.first_seq());
+  while (low <= *newest_known) {
+    const auto dl = deadline_of(low);
+    if (!dl || *dl > now) break;
+    if (!log.find(low)) ++stats.chunks_skipped_late;
+    ++low;
+  }
+  late_mark = low;
+}
+
+void node::impl::pick(time_point now) {
+  // Only when something that can change the answer happened: an input marked it, or a time the
+  // last round named (a grace period ends, a busy neighbour may be asked again) came.
+  const bool due = pick_wanted || (recheck_at && now >= *recheck_at);
+  if (!due) return;
+  pick_wanted = false;
+  recheck_at.reset();
+  if (s.role == ps::node_role::origin || nbs.empty() || !newest_known) return;
+  chunk_seq low = *newest_known;
+  if (join) {
+    low = std::max(late_mark.value_or(*join), log.empty() ? *join : log.first_seq());
+  } else if (!in_flight.empty()) {
+    // Joining: one request at a time for the newest chunk known — the live edge, never the
+    // oldest. Whatever arrives first becomes the join point (the log keeps nothing older than
+    // its first chunk, so a second request would only fetch what it must refuse).
+    return;
+  }
+
+  if (*newest_known < low) return;
+  if (*newest_known - low + 1 > k_max_pick_range) low = *newest_known + 1 - k_max_pick_range;
+  const auto count = static_cast<std::size_t>(*newest_known - low + 1);
+
+  pick_problem p;
+  p.first = low;
+  p.now = now;
+  p.wanted.resize(count);
+  p.deadline.resize(count);
+  p.heard.resize(count);
+  std::vector<const std::vector<neighbour_id>*> failed(count, nullptr);
+  bool any = false;
+  for (std::size_t i = 0; i < count; ++i) {
+    const chunk_seq seq = low + i;
+    p.wanted[i] = !log.find(seq) && in_flight.count(seq) == 0;
+    if (!p.wanted[i]) continue;
+    any = true;
+    p.deadline[i] = deadline_of(seq);
+    if (const auto h = heard_at.find(seq); h != heard_at.end()) p.heard[i] = h->second;
+    if (const auto f = failed_from.find(seq); f != failed_from.end()) failed[i] = &f->second;
+  }
+  if (!any) return;
+  std::optional<time_point> busy_end;  // the first busy neighbour that may be asked again
+  for (const auto& [id, nb] : nbs) {
+    if (nb.closing) continue;
+    pick_neighbour pn;
+    pn.id = id;
+    pn.cls = class_of(nb.hello.role);
+    pn.response = nb.response.value_or(nb.rtt.value_or(k_default_rtt) + transfer_time(0));
+    const std::size_t limit = request_limit(nb.down.rate(now), chunk_bytes, rq);
+    pn.free_slots = nb.busy_until > now || nb.asked.size() >= limit ? 0 : limit - nb.asked.size();
+    if (nb.busy_until > now) busy_end = busy_end ? std::min(*busy_end, nb.busy_until) : nb.busy_until;
+    pn.outstanding = nb.asked.size();
+    pn.has.resize(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      if (!p.wanted[i] || !nb.has.contains(low + i)) continue;
+      pn.has[i] = !failed[i] || std::find(failed[i]->begin(), failed[i]->end(), id) == failed[i]->end();
+    }
+    p.neighbours.push_back(std::move(pn));
+  }
+
+  picker.set_urgent_threshold(3 * chunk_duration() + mean_rtt());
+  const pick_result result = picker.pick(p);
+  recheck_at = result.recheck_at;
+  if (busy_end && (!recheck_at || *busy_end < *recheck_at)) recheck_at = busy_end;
+
+  std::map<neighbour_id, std::vector<chunk_seq>> batches;
+  for (const struct pick& pk : result.picks) batches[pk.neighbour].push_back(pk.seq);
+  for (auto& [id, seqs] : batches) {
+    neighbour_state& nb = nbs.at(id);
+    const double rate = nb.down.rate(now);
+    const micros rtt = nb.rtt.value_or(k_default_rtt);
+    for (const chunk_seq seq : seqs) {
+      micros timeout = request_timeout(rtt, nb.asked.size(), chunk_bytes, rate, rq);
+      // With a deadline: wait until the last moment a retry elsewhere could still make it (a
+      // server that cannot answer in time says busy at once), but at least twice the expected
+      // time, so an answer on its way is not asked for twice.
+      if (const auto dl = deadline_of(seq)) {
+        const micros expected = rtt + transfer_time(rate);
+        timeout = std::min(rq.max_timeout, std::max(2 * expected, (*dl - now) - expected));
+      }
+      nb.asked.add(seq, now + timeout);
+      nb.asked_at[seq] = now;
+      in_flight[seq] = id;
+    }
+    stats.requests_sent += seqs.size();
+    nb.control.push_back(ps::request{std::move(seqs)});
+  }
+}
+
+// --- upload --------------------------------------------------------------------------------------
+
+void node::impl::schedule_sends(time_point now) {
+  send_ready_at.reset();
+  const micros urgent = 3 * chunk_duration() + mean_rtt();
+  while (true) {
+    // Pull answers: each neighbour's FIFO head; among them the earliest deadline.
+    neighbour_state* serve_nb = nullptr;
+    time_point serve_dl;
+    for (auto& [id, nb] : nbs) {
+      if (nb.closing || nb.ready) continue;
+      while (const serve_queue::entry* e = nb.serving.front()) {
+        if (!log.find(e->seq)) {
+          queue_reject(nb, e->seq, ps::reject_reason::not_held);
+        } else if (*deadline_of(e->seq) <= now) {
+          queue_reject(nb, e->seq, ps::reject_reason::too_late);
+        } else if (now - e->received > s.max_serve_wait) {
+          queue_reject(nb, e->seq, ps::reject_reason::busy);  // ask elsewhere while there is time
+        } else {
+          break;
+        }
+        nb.serving.pop_front();
+      }
+      const serve_queue::entry* e = nb.serving.front();
+      if (!e) continue;
+      const time_point dl = *deadline_of(e->seq);
+      if (!serve_nb || dl < serve_dl) {
+        serve_nb = &nb;
+        serve_dl = dl;
+      }
+    }
+    // Pushes: the newest first, a chunk's first copy before its others; stale ones (the target
+    // has it, or too old to be worth a push) are dropped.
+    neighbour_state* push_nb = nullptr;
+    std::size_t push_index = 0;
+    const auto better_push = [](const pending_push& x, const pending_push& y) {
+      return x.first != y.first ? x.first : x.seq > y.seq;
+    };
+    for (auto& [id, nb] : nbs) {
+      if (nb.closing || nb.ready) continue;
+      for (auto it = nb.pushes.begin(); it != nb.pushes.end();) {
+        if (nb.has.contains(it->seq) || !fresh(it->seq, now)) {
+          if (it->first) promote_first(nb.id, it->seq);
+          ++stats.pushes_dropped;
+          it = nb.pushes.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      for (std::size_t i = 0; i < nb.pushes.size(); ++i) {
+        if (!push_nb || better_push(nb.pushes[i], push_nb->pushes[push_index])) {
+          push_nb = &nb;
+          push_index = i;
+        }
+      }
+    }
+    // The order (docs/swarm.md, "Upload"): answers someone's playout is about to wait on; then
+    // first copies of fresh chunks — each holder forwarding each new chunk at least once keeps
+    // the epidemic from dying at the few nodes next to the source, for at most 1× the stream
+    // rate; then the other answers, earliest deadline first; then extra push copies, which
+    // only spare upload pays for (they are the likeliest duplicates).
+    const bool first_push = push_nb && push_nb->pushes[push_index].first;
+    const bool serve_first = serve_nb && (serve_dl - now < urgent || !first_push);
+    neighbour_state* nb = serve_first ? serve_nb : push_nb;
+    if (!nb) return;
+    const chunk_seq seq = serve_first ? serve_nb->serving.front()->seq : push_nb->pushes[push_index].seq;
+    const chunk::chunk_ptr c = log.find(seq);
+    if (!budget.can_send(c->size(), now)) {
+      send_ready_at = budget.ready_at(c->size(), now);
+      return;
+    }
+    budget.spend(c->size(), now);
+    nb->ready = ps::chunk_data{c, !serve_first};
+    nb->has.insert(seq);
+    nb->sent.insert(seq);
+    if (serve_first) {
+      serve_nb->serving.pop_front();
+    } else {
+      push_nb->pushes.erase(push_nb->pushes.begin() + static_cast<std::ptrdiff_t>(push_index));
+      push_nb->serving.cancel(seq);  // a request that crossed the push is answered by it
+    }
+  }
+}
+
+}  // namespace meshcast::swarm

@@ -1,0 +1,42 @@
+#include "swarm/seq_set.hpp"
+
+#include <gtest/gtest.h>
+
+namespace meshcast::swarm {
+namespace {
+
+core::chunk_seq q(std::uint64_t v) { return core::chunk_seq{v}; }
+
+TEST(seq_set, holds_what_was_inserted) {
+  seq_set s(128);
+  s.insert(q(5));
+  s.insert(q(70));
+  EXPECT_TRUE(s.contains(q(5)));
+  EXPECT_TRUE(s.contains(q(70)));
+  EXPECT_FALSE(s.contains(q(6)));
+  s.erase(q(5));
+  EXPECT_FALSE(s.contains(q(5)));
+  EXPECT_EQ(s.newest(), q(70));
+}
+
+TEST(seq_set, inserting_past_the_window_forgets_the_oldest) {
+  seq_set s(128);
+  s.insert(q(10));
+  s.insert(q(200));  // window is now [73, 201)
+  EXPECT_FALSE(s.contains(q(10)));
+  EXPECT_TRUE(s.contains(q(200)));
+  EXPECT_FALSE(s.insert(q(50)));  // below the window: ignored
+  EXPECT_FALSE(s.contains(q(50)));
+}
+
+TEST(seq_set, a_far_jump_clears_everything) {
+  seq_set s(128);
+  s.insert(q(10));
+  s.insert(q(1'000'000'000));
+  EXPECT_FALSE(s.contains(q(10)));
+  EXPECT_FALSE(s.contains(q(10 + 128)));  // same ring slot, long forgotten
+  EXPECT_TRUE(s.contains(q(1'000'000'000)));
+}
+
+}  // namespace
+}  // namespace meshcast::swarm
