@@ -109,7 +109,8 @@ def main():
         secs = t1 - t0
         rate = get(base + "/api/v1/streams")["streams"][0]["renditions"][0]["bitrate_bps"]
 
-        conts, d50, d95, d99, startups, overheads, pin, ptot = [], [], [], [], [], [], 0, 0
+        conts, d50, d95, d99, startups, overheads = [], [], [], [], [], []
+        dups, received = 0, 0
         for s0, s1 in zip(first, last):
             if not s0 or not s1 or "playout" not in s1:
                 continue
@@ -122,6 +123,9 @@ def main():
             d99.append(ad.get("p99", float("nan")))
             if "startup_ms" in p1:
                 startups.append(p1["startup_ms"])
+            c0, c1 = s0.get("chunks", {}), s1.get("chunks", {})
+            dups += c1.get("duplicates", 0) - c0.get("duplicates", 0)
+            received += (c1.get("pushed_in", 0) + c1.get("pulled_in", 0)) - (c0.get("pushed_in", 0) + c0.get("pulled_in", 0))
             b = s1["bytes"]
             payload = b["payload_in"] + b["payload_out"]
             overheads.append((b["in"] + b["out"] - payload) / payload if payload else 0)
@@ -134,7 +138,8 @@ def main():
               f"p99 {statistics.median(d99):.0f} ms (median over peers); worst peer p99 {max(d99):.0f} ms")
         print(f"startup (join -> playable) p50 {pct(startups, 50):.0f} ms, p95 {pct(startups, 95):.0f} ms")
         print(f"origin egress              {egress:.2f}x the stream rate (payload), {egress_wire:.2f}x on the wire")
-        print(f"overhead                   {statistics.mean(overheads) * 100:.2f} % framing+control per payload byte")
+        print(f"overhead                   {statistics.mean(overheads) * 100:.2f} % framing+control per payload byte, "
+              f"duplicates {dups / max(1, dups + received) * 100:.2f} % of chunk arrivals")
         if a.out:
             with open(a.out, "w") as f:
                 json.dump({"first": first, "last": last}, f)
