@@ -16,8 +16,9 @@ trap cleanup EXIT INT TERM
 
 "$bin" origin --source test --name demo --http 0.0.0.0:8080 --swarm 0.0.0.0:7070 "$@" &
 pids+=($!)
-for _ in $(seq 1 50); do
-  curl -sf http://127.0.0.1:8080/api/v1/streams >/dev/null 2>&1 && break
+# Peers start once the origin's swarm for live/demo exists (the test source is encoding).
+for _ in $(seq 1 100); do
+  curl -sf http://127.0.0.1:8080/api/v1/swarm/live/demo >/dev/null 2>&1 && break
   sleep 0.2
 done
 for i in $(seq 1 "$peers"); do
