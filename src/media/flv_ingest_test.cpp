@@ -3,21 +3,14 @@
 #include <gtest/gtest.h>
 
 #include "media/aac.hpp"
+#include "media/testing/h264_fixtures.hpp"
 
 namespace meshcast::media {
 namespace {
 
-core::bytes unhex(std::string_view s) {
-  core::bytes out;
-  for (std::size_t i = 0; i + 1 < s.size(); i += 2) {
-    out.push_back(static_cast<std::uint8_t>(std::stoi(std::string(s.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
-
-const core::bytes k_sps_640x360 = unhex("6764001eacd940a02ff970110000030001000003003c0f162d96");
-const core::bytes k_sps_1920x1080 = unhex("67640028acd940780227e5c044000003000400000300f03c60c658");
-const core::bytes k_pps = unhex("68ebe3cb22c0");
+using testing::k_pps;
+using testing::k_sps_1920x1080;
+using testing::k_sps_640x360;
 const core::bytes k_idr{0x65, 0x88, 0x84, 0x00};
 const core::bytes k_slice{0x41, 0x9a, 0x02};
 const core::bytes k_aud{0x09, 0xf0};

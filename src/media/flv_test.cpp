@@ -4,21 +4,13 @@
 
 #include "media/aac.hpp"
 #include "media/h264.hpp"
+#include "media/testing/h264_fixtures.hpp"
 
 namespace meshcast::media {
 namespace {
 
-core::bytes unhex(std::string_view s) {
-  core::bytes out;
-  for (std::size_t i = 0; i + 1 < s.size(); i += 2) {
-    out.push_back(static_cast<std::uint8_t>(std::stoi(std::string(s.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
-
-// Parameter sets written by the stock libx264 on this project's machines (ffmpeg -c:v libx264).
-const core::bytes k_sps_640x360 = unhex("6764001eacd940a02ff970110000030001000003003c0f162d96");
-const core::bytes k_pps = unhex("68ebe3cb22c0");
+using testing::k_pps;
+using testing::k_sps_640x360;
 
 std::string error_of(const core::result<flv_video_tag>& r) {
   return r ? "<no error>" : r.error().message;

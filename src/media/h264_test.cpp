@@ -5,19 +5,13 @@
 #include <random>
 #include <string>
 
+#include "media/testing/h264_fixtures.hpp"
+
 namespace meshcast::media::h264 {
 namespace {
 
-core::bytes unhex(std::string_view s) {
-  core::bytes out;
-  for (std::size_t i = 0; i + 1 < s.size(); i += 2) {
-    out.push_back(static_cast<std::uint8_t>(std::stoi(std::string(s.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
-
-// Parameter sets written by the stock libx264 on this project's machines (ffmpeg -c:v libx264).
-const core::bytes k_sps_640x360 = unhex("6764001eacd940a02ff970110000030001000003003c0f162d96");
+using testing::k_sps_640x360;  // real x264 SPS
+using testing::unhex;
 
 // Short hand-made units for the framing tests (only their types matter).
 const core::bytes k_sps{0x67, 0x42, 0xc0, 0x1e, 0xd9};

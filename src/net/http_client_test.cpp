@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -11,6 +10,7 @@
 #include <memory>
 
 #include "net/http_server.hpp"
+#include "net/testing/loopback.hpp"
 
 namespace meshcast::net {
 namespace {
@@ -57,13 +57,7 @@ class http_client_test : public ::testing::Test {
   };
 
   bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      if (ioc.stopped()) ioc.restart();
-      ioc.run_one_for(10ms);
-    }
-    return true;
+    return testing::run_until(ioc, pred, timeout);
   }
 
   std::shared_ptr<outcome> spawn(http_client& c, const http_url& url, http::verb verb,
@@ -83,10 +77,7 @@ class http_client_test : public ::testing::Test {
   }
 
   // A port where nothing listens (bound once, then released).
-  std::uint16_t closed_port() {
-    tcp::acceptor a(ioc, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-    return a.local_endpoint().port();
-  }
+  std::uint16_t closed_port() { return testing::closed_port(ioc); }
 
   asio::io_context ioc;
   http_client client{ioc.get_executor()};
@@ -95,7 +86,7 @@ class http_client_test : public ::testing::Test {
 TEST_F(http_client_test, status_and_body_come_back_whatever_the_status) {
   media::stream_registry streams{media::stream_settings{}};
   http_settings hs;
-  hs.endpoint = tcp::endpoint(asio::ip::address_v4::loopback(), 0);
+  hs.endpoint = testing::loopback_any();
   http_server server(ioc, streams, hs);
   server.add_route(
       http::verb::post, "/echo",
@@ -151,32 +142,11 @@ TEST_F(http_client_test, a_closed_port_is_a_connect_error_naming_the_url) {
       << out->result->error().message;
 }
 
-// A server that accepts connections and never answers.
-struct silent_server {
-  explicit silent_server(asio::io_context& ioc)
-      : acceptor(ioc, tcp::endpoint(asio::ip::address_v4::loopback(), 0)) {
-    asio::co_spawn(ioc, accept(), asio::detached);
-  }
-  asio::awaitable<void> accept() {
-    for (;;) {
-      auto [ec, s] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
-      if (ec) co_return;
-      held.push_back(std::make_unique<tcp::socket>(std::move(s)));
-    }
-  }
-  ~silent_server() {
-    boost::system::error_code ignored;
-    acceptor.close(ignored);
-    for (auto& s : held) s->close(ignored);
-  }
-  tcp::acceptor acceptor;
-  std::vector<std::unique_ptr<tcp::socket>> held;
-};
+using testing::silent_server;
 
 TEST_F(http_client_test, a_silent_server_times_out) {
   silent_server silent(ioc);
-  const http_url url = *parse_http_url("http://127.0.0.1:" +
-                                       std::to_string(silent.acceptor.local_endpoint().port()));
+  const http_url url = *parse_http_url(testing::loopback_url(silent.port()));
   const auto start = std::chrono::steady_clock::now();
   const auto out = spawn(client, url, http::verb::get, "/", "", 200ms);
   ASSERT_TRUE(run_until([&] { return out->done; }));
@@ -189,8 +159,7 @@ TEST_F(http_client_test, a_silent_server_times_out) {
 
 TEST_F(http_client_test, cancel_ends_the_request_in_flight_at_once) {
   silent_server silent(ioc);
-  const http_url url = *parse_http_url("http://127.0.0.1:" +
-                                       std::to_string(silent.acceptor.local_endpoint().port()));
+  const http_url url = *parse_http_url(testing::loopback_url(silent.port()));
   const auto out = spawn(client, url, http::verb::get, "/", "", 10s);
   ASSERT_TRUE(run_until([&] { return !silent.held.empty(); }));
   client.cancel();

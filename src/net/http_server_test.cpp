@@ -20,6 +20,7 @@
 
 #include "media/chunk_spec.hpp"
 #include "media/hls_playlist.hpp"
+#include "net/testing/loopback.hpp"
 
 namespace meshcast::net {
 namespace {
@@ -100,7 +101,7 @@ class http_server_test : public ::testing::Test {
  protected:
   static http_settings test_settings() {
     http_settings s;
-    s.endpoint = tcp::endpoint{asio::ip::address_v4::loopback(), 0};
+    s.endpoint = testing::loopback_any();
     s.playlist_wait = 300ms;
     s.ts_start_wait = 300ms;
     s.poll_interval = 10ms;
@@ -126,17 +127,9 @@ class http_server_test : public ::testing::Test {
 
   // Runs the event loop (server and test clients alike) until `pred` or the timeout.
   bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      if (ioc.stopped()) ioc.restart();
-      ioc.run_one_for(10ms);
-    }
-    return true;
+    return testing::run_until(ioc, pred, timeout);
   }
-  void run_for(std::chrono::milliseconds d) {
-    run_until([] { return false; }, d);
-  }
+  void run_for(std::chrono::milliseconds d) { testing::run_for(ioc, d); }
 
   media::rendition& add_stream(const std::string& name) {
     media::rendition& r = registry.get_or_create(name).source();

@@ -2,14 +2,11 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <functional>
 #include <memory>
 
 #include "net/http_server.hpp"
+#include "net/testing/loopback.hpp"
 #include "net/tracker_routes.hpp"
 
 namespace meshcast::net {
@@ -47,11 +44,11 @@ class tracker_client_test : public ::testing::Test {
   void start_tracker(tracker::service_settings s = tracker_settings()) {
     tracker = std::make_unique<tracker::service>(s);
     http_settings hs;
-    hs.endpoint = tcp::endpoint(asio::ip::address_v4::loopback(), 0);
+    hs.endpoint = testing::loopback_any();
     server = std::make_unique<http_server>(ioc, streams, hs);
     add_tracker_routes(*server, *tracker);
     ASSERT_TRUE(server->start());
-    tracker_url = "http://127.0.0.1:" + std::to_string(server->local_endpoint().port());
+    tracker_url = testing::loopback_url(server->local_endpoint().port());
   }
 
   void TearDown() override {
@@ -92,13 +89,7 @@ class tracker_client_test : public ::testing::Test {
   }
 
   bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      if (ioc.stopped()) ioc.restart();
-      ioc.run_one_for(10ms);
-    }
-    return true;
+    return testing::run_until(ioc, pred, timeout);
   }
 
   const tracker::stream_swarm* cam() const { return tracker->nodes().find("live/cam"); }
@@ -173,12 +164,8 @@ TEST_F(tracker_client_test, stop_sends_leave_and_the_node_is_gone) {
 }
 
 TEST_F(tracker_client_test, an_unreachable_tracker_is_reported_and_retried_with_backoff) {
-  std::uint16_t port = 0;
-  {
-    tcp::acceptor a(ioc, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-    port = a.local_endpoint().port();
-  }
-  tracker_url = "http://127.0.0.1:" + std::to_string(port);
+  const std::uint16_t port = testing::closed_port(ioc);
+  tracker_url = testing::loopback_url(port);
   const auto peer = add_client(client_settings("p", proto::swarm::node_role::peer, 7001));
   ASSERT_TRUE(run_until([&] { return peer->errors.size() >= 3; }, 3s));
   const core::error& e = peer->errors.front();
@@ -216,31 +203,11 @@ TEST_F(tracker_client_test, the_token_is_sent_when_configured) {
   EXPECT_TRUE(run_until([&] { return !origin->responses.empty(); }));
 }
 
-// A server that accepts connections and never answers.
-struct silent_server {
-  explicit silent_server(asio::io_context& ioc)
-      : acceptor(ioc, tcp::endpoint(asio::ip::address_v4::loopback(), 0)) {
-    asio::co_spawn(ioc, accept(), asio::detached);
-  }
-  asio::awaitable<void> accept() {
-    for (;;) {
-      auto [ec, s] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
-      if (ec) co_return;
-      held.push_back(std::make_unique<tcp::socket>(std::move(s)));
-    }
-  }
-  ~silent_server() {
-    boost::system::error_code ignored;
-    acceptor.close(ignored);
-    for (auto& s : held) s->close(ignored);
-  }
-  tcp::acceptor acceptor;
-  std::vector<std::unique_ptr<tcp::socket>> held;
-};
+using testing::silent_server;
 
 TEST_F(tracker_client_test, stop_against_a_silent_tracker_ends_within_the_leave_timeout) {
   silent_server silent(ioc);
-  tracker_url = "http://127.0.0.1:" + std::to_string(silent.acceptor.local_endpoint().port());
+  tracker_url = testing::loopback_url(silent.port());
   auto s = client_settings("p", proto::swarm::node_role::peer, 7001);
   s.request_timeout = 10s;
   const auto peer = add_client(s);

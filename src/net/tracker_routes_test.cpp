@@ -2,14 +2,13 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "net/http_client.hpp"
+#include "net/testing/loopback.hpp"
 
 namespace meshcast::net {
 namespace {
@@ -51,11 +50,11 @@ class tracker_routes_test : public ::testing::Test {
 
   void SetUp() override {
     http_settings hs;
-    hs.endpoint = tcp::endpoint(asio::ip::address_v4::loopback(), 0);
+    hs.endpoint = testing::loopback_any();
     server = std::make_unique<http_server>(ioc, streams, hs);
     add_tracker_routes(*server, tracker);
     ASSERT_TRUE(server->start());
-    url = *parse_http_url("http://127.0.0.1:" + std::to_string(server->local_endpoint().port()));
+    url = *parse_http_url(testing::loopback_url(server->local_endpoint().port()));
   }
   void TearDown() override {
     server->stop();
@@ -64,32 +63,12 @@ class tracker_routes_test : public ::testing::Test {
   }
 
   bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      if (ioc.stopped()) ioc.restart();
-      ioc.run_one_for(10ms);
-    }
-    return true;
+    return testing::run_until(ioc, pred, timeout);
   }
-  void run_for(std::chrono::milliseconds d) {
-    run_until([] { return false; }, d);
-  }
+  void run_for(std::chrono::milliseconds d) { testing::run_for(ioc, d); }
 
   http_client_response request(http::verb verb, std::string target, std::string body = "") {
-    auto out = std::make_shared<std::optional<core::result<http_client_response>>>();
-    asio::co_spawn(
-        ioc,
-        [](asio::any_io_executor ex, http_url u, http::verb v, std::string t, std::string b,
-           std::shared_ptr<std::optional<core::result<http_client_response>>> o)
-            -> asio::awaitable<void> {
-          *o = co_await send_http_request(ex, u, v, std::move(t), std::move(b), 2s);
-        }(ioc.get_executor(), url, verb, std::move(target), std::move(body), out),
-        asio::detached);
-    EXPECT_TRUE(run_until([&] { return out->has_value(); }));
-    if (!out->has_value()) return {};
-    EXPECT_TRUE(**out) << (**out).error().message;
-    return **out ? ***out : http_client_response{};
+    return testing::blocking_request(ioc, url, verb, std::move(target), std::move(body));
   }
   http_client_response post(std::string target, const json& body) {
     return request(http::verb::post, std::move(target), body.dump());
