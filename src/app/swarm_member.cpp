@@ -38,6 +38,7 @@ swarm_member::swarm_member(asio::io_context& io, swarm_member_settings settings,
   ns.upload_kbps = settings_.upload_kbps;
   ns.playout_delay = settings_.playout_delay;
   ns.seed = std::random_device{}();
+  ns.max_arrival_records = 0;  // delay is measured by the playout (peers); nobody drains records
   node_ = std::make_unique<swarm::node>(ns, log_, [this](const chunk::chunk& c) {
     if (!verifier_) {
       ++refused_unverified_;

@@ -26,6 +26,24 @@ core::result<boost::asio::ip::tcp::endpoint> parse_endpoint(std::string_view tex
   return boost::asio::ip::tcp::endpoint(addr, static_cast<unsigned short>(port));
 }
 
+std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep) {
+  const std::string host = ep.address().to_string();
+  return (ep.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(ep.port());
+}
+
+core::result<void> listen_on(boost::asio::ip::tcp::acceptor& acceptor,
+                             const boost::asio::ip::tcp::endpoint& ep, std::string_view what) {
+  boost::system::error_code ec;
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(boost::asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
+  if (!ec) return core::ok();
+  boost::system::error_code ignored;
+  acceptor.close(ignored);
+  return core::error{ec.value(), std::string(what) + ": cannot listen on " + endpoint_text(ep) + ": " + ec.message()};
+}
+
 std::string url_host(const boost::asio::ip::tcp::endpoint& ep) {
   const auto addr = ep.address();
   if (addr.is_unspecified()) return addr.is_v6() ? "[::1]" : "127.0.0.1";

@@ -152,6 +152,21 @@ std::optional<std::uint64_t> parse_number(std::string_view s) {
   return v;
 }
 
+/// NAME/RENDITION for a request that may wait for it. Sets `missing` to the 404 reason when the
+/// stream or the rendition does not exist; returns null with `missing` empty while the stream has
+/// no rendition at all (its first publisher is about to start: worth waiting for).
+const media::rendition* find_rendition(const live_routes::state& st, const std::string& name,
+                                       const std::string& rendition, std::string& missing) {
+  const media::live_stream* s = st.registry.find(name);
+  if (!s) {
+    missing = "unknown stream " + name;
+    return nullptr;
+  }
+  const media::rendition* r = s->find_rendition(rendition);
+  if (!r && !s->renditions().empty()) missing = "unknown rendition " + name + "/" + rendition;
+  return r;
+}
+
 // ---------------------------------------------------------------------------------------------
 // HLS
 
@@ -177,14 +192,9 @@ asio::awaitable<http_reply> serve_media_playlist(state_ptr st, http_exchange& ex
   ex.route_class = "playlist";
   const auto deadline = std::chrono::steady_clock::now() + st->settings.playlist_wait;
   for (;;) {
-    const media::live_stream* s = st->registry.find(name);
-    if (!s) co_return not_found(ex, "unknown stream " + name);
-    const media::rendition* r = s->find_rendition(rendition);
-    // A stream with no rendition yet is about to get its first publisher: wait. A stream that
-    // has others does not have this one.
-    if (!r && !s->renditions().empty()) {
-      co_return not_found(ex, "unknown rendition " + name + "/" + rendition);
-    }
+    std::string missing;
+    const media::rendition* r = find_rendition(*st, name, rendition, missing);
+    if (!missing.empty()) co_return not_found(ex, std::move(missing));
     if (r) {
       if (auto text = media::media_playlist(r->log(), rendition, st->settings.playlist_segments)) {
         co_return http::message_generator(
@@ -272,12 +282,9 @@ asio::awaitable<http_reply> serve_ts(state_ptr st, http_exchange& ex, std::strin
   // The stream must have a segment start before we commit to a 200.
   const auto deadline = std::chrono::steady_clock::now() + st->settings.ts_start_wait;
   for (;;) {
-    const media::live_stream* s = st->registry.find(name);
-    if (!s) co_return not_found(ex, "unknown stream " + name);
-    const media::rendition* r = s->find_rendition(rendition);
-    if (!r && !s->renditions().empty()) {
-      co_return not_found(ex, "unknown rendition " + name + "/" + rendition);
-    }
+    std::string missing;
+    const media::rendition* r = find_rendition(*st, name, rendition, missing);
+    if (!missing.empty()) co_return not_found(ex, std::move(missing));
     if (r && r->log().live_edge()) break;
     if (std::chrono::steady_clock::now() >= deadline) {
       co_return not_found(ex, "no segment yet in " + name + "/" + rendition);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "net/http_routes.hpp"
+#include "net/endpoint.hpp"
 #include "net/metrics.hpp"
 
 namespace meshcast::net {
@@ -36,11 +37,6 @@ struct route {
   route_handler handler;
   std::string route_class;
 };
-
-std::string endpoint_text(const tcp::endpoint& ep) {
-  const std::string host = ep.address().to_string();
-  return (ep.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(ep.port());
-}
 
 }  // namespace
 
@@ -298,20 +294,7 @@ core::result<void> http_server::start() {
   if (st.started || st.stopped) {
     return core::error{1, "http: server on " + where + " already started"};
   }
-  beast::error_code ec;
-  const auto fail = [&](std::string_view what) {
-    beast::error_code ignored;
-    st.acceptor.close(ignored);
-    return core::error{1, "http: cannot " + std::string(what) + " " + where + ": " + ec.message()};
-  };
-  st.acceptor.open(st.settings.endpoint.protocol(), ec);
-  if (ec) return fail("open a socket for");
-  st.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (ec) return fail("set SO_REUSEADDR on");
-  st.acceptor.bind(st.settings.endpoint, ec);
-  if (ec) return fail("bind");
-  st.acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return fail("listen on");
+  if (auto r = listen_on(st.acceptor, st.settings.endpoint, "http"); !r) return r;
   st.started = true;
   spdlog::info("http: listening on {}", endpoint_text(local_endpoint()));
   asio::co_spawn(st.acceptor.get_executor(), accept_loop(state_), asio::detached);

@@ -489,7 +489,7 @@ TEST_F(http_server_test, start_fails_with_a_clear_message_when_the_port_is_taken
   const auto r = second.start();
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(
-      r.error().message.find("http: cannot bind 127.0.0.1:" + std::to_string(s.endpoint.port())),
+      r.error().message.find("http: cannot listen on 127.0.0.1:" + std::to_string(s.endpoint.port())),
       std::string::npos)
       << r.error().message;
 }

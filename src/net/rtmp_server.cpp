@@ -16,6 +16,7 @@
 #include <variant>
 
 #include "core/time.hpp"
+#include "net/endpoint.hpp"
 #include "net/metrics.hpp"
 
 namespace meshcast::net {
@@ -29,12 +30,6 @@ namespace {
 constexpr auto k_use = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t k_read_buffer_bytes = 64 * 1024;
 constexpr std::size_t k_max_stream_name = 64;
-
-std::string endpoint_text(const tcp::endpoint& ep) {
-  const auto addr = ep.address();
-  return (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" +
-         std::to_string(ep.port());
-}
 
 /// Stream names become URL path segments and file-like names downstream: keep them plain.
 bool valid_stream_name(const std::string& name) {
@@ -423,20 +418,7 @@ rtmp_server::~rtmp_server() { stop(); }
 core::result<void> rtmp_server::start() {
   auto& st = *state_;
   const auto& ep = st.settings.endpoint;
-  const auto fail = [&](const boost::system::error_code& ec) {
-    boost::system::error_code ignored;
-    st.acceptor.close(ignored);
-    return core::error{ec.value(), "rtmp: cannot listen on " + endpoint_text(ep) + ": " + ec.message()};
-  };
-  boost::system::error_code ec;
-  st.acceptor.open(ep.protocol(), ec);
-  if (ec) return fail(ec);
-  st.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (ec) return fail(ec);
-  st.acceptor.bind(ep, ec);
-  if (ec) return fail(ec);
-  st.acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return fail(ec);
+  if (auto r = listen_on(st.acceptor, ep, "rtmp"); !r) return r;
   st.stopped = false;
   spdlog::info("rtmp: listening on {}", endpoint_text(local_endpoint()));
   asio::co_spawn(st.io, accept_loop(state_), asio::detached);

@@ -1,5 +1,7 @@
 #include "net/rtmp_server.hpp"
 
+#include "media/testing/h264_fixtures.hpp"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -33,16 +35,8 @@ using proto::rtmp::amf0::value;
 using proto::rtmp::testing::server_view;
 using proto::rtmp::testing::test_client;
 
-core::bytes unhex(std::string_view s) {
-  core::bytes out;
-  for (std::size_t i = 0; i + 1 < s.size(); i += 2) {
-    out.push_back(static_cast<std::uint8_t>(std::stoi(std::string(s.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
-
-const core::bytes k_sps = unhex("6764001eacd940a02ff970110000030001000003003c0f162d96");  // 640x360
-const core::bytes k_pps = unhex("68ebe3cb22c0");
+const core::bytes& k_sps = media::testing::k_sps_640x360;
+using media::testing::k_pps;
 
 /// A blocking loopback TCP client with bounded waits (poll), for raw bytes.
 class raw_client {

@@ -1,5 +1,7 @@
 #include "net/swarm_transport.hpp"
 
+#include "net/endpoint.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -26,11 +28,6 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 core::time_point now() { return core::system_clock{}.now(); }
 
-std::string to_text(const tcp::endpoint& ep) {
-  return (ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string()) +
-         ":" + std::to_string(ep.port());
-}
-
 /// Sets a steady timer to fire at a wall-clock deadline (or never).
 void arm(asio::steady_timer& t, std::optional<core::time_point> deadline) {
   if (!deadline) {
@@ -54,7 +51,7 @@ struct connection {
         timer(io) {
     boost::system::error_code ec;
     const auto ep = socket.remote_endpoint(ec);
-    remote = ec ? "?" : to_text(ep);
+    remote = ec ? "?" : endpoint_text(ep);
     if (!ec) remote_host = ep.address().to_string();
     socket.set_option(tcp::no_delay(true), ec);
     wake.expires_at(asio::steady_timer::time_point::max());
@@ -313,7 +310,7 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
     const bool connected = r.index() == 0 && !std::get<0>(std::get<0>(r));
     if (!connected || st->stopped) {
       ++st->stats.dial_failures;
-      spdlog::debug("swarm: dial {} failed", to_text(ep));
+      spdlog::debug("swarm: dial {} failed", endpoint_text(ep));
       if (ordered && !st->stopped) {
         st->node.on_dial_failed(*ordered, now());
         st->node_pass();
@@ -338,14 +335,7 @@ swarm_transport::~swarm_transport() { stop(); }
 
 core::result<void> swarm_transport::start() {
   auto& st = *state_;
-  boost::system::error_code ec;
-  st.acceptor.open(st.settings.listen.protocol(), ec);
-  if (!ec) st.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) st.acceptor.bind(st.settings.listen, ec);
-  if (!ec) st.acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return core::error{1, "swarm: cannot listen on " + to_text(st.settings.listen) + ": " + ec.message()};
-  }
+  if (auto r = listen_on(st.acceptor, st.settings.listen, "swarm"); !r) return r;
   st.local.listen_port = st.acceptor.local_endpoint().port();
   asio::co_spawn(st.io, state::accept_loop(state_), asio::detached);
   asio::co_spawn(st.io, state::node_timer_loop(state_), asio::detached);

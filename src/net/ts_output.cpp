@@ -1,5 +1,7 @@
 #include "net/ts_output.hpp"
 
+#include "net/endpoint.hpp"
+
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -210,15 +212,7 @@ tcp_ts_output::~tcp_ts_output() { stop(); }
 
 core::result<void> tcp_ts_output::start() {
   auto& st = *state_;
-  boost::system::error_code ec;
-  st.acceptor.open(st.listen.protocol(), ec);
-  if (!ec) st.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) st.acceptor.bind(st.listen, ec);
-  if (!ec) st.acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return core::error{1, "tcp output: cannot listen on " + st.listen.address().to_string() + ":" +
-                              std::to_string(st.listen.port()) + ": " + ec.message()};
-  }
+  if (auto r = listen_on(st.acceptor, st.listen, "tcp output"); !r) return r;
   asio::co_spawn(st.io, tcp_accept(state_), asio::detached);
   return core::ok();
 }

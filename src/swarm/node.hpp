@@ -76,6 +76,8 @@ struct node_settings {
   core::micros pex_interval{30'000'000};
   core::micros dial_timeout{10'000'000};  ///< a dial never reported (up or failed) is forgotten
   core::micros redial_backoff{30'000'000};
+  /// Arrival records kept for poll_arrival() (the simulator's per-chunk report). 0 = none: real
+  /// nodes measure delay at their playout instead.
   std::size_t max_arrival_records = 4096;
 };
 

@@ -194,11 +194,13 @@ void node::impl::stored(const chunk::chunk_ptr& c, neighbour_state* from, bool p
   if (from) {
     from->useful_recent += size;
     (pushed ? stats.chunks_pushed_in : stats.chunks_pulled_in) += 1;
-    if (arrivals.size() >= s.max_arrival_records) {
-      arrivals.pop_front();
-      ++stats.arrivals_dropped;
+    if (s.max_arrival_records > 0) {
+      if (arrivals.size() >= s.max_arrival_records) {
+        arrivals.pop_front();
+        ++stats.arrivals_dropped;
+      }
+      arrivals.push_back({seq, c->header().source_time, now, from->id, from->hello.role, pushed});
     }
-    arrivals.push_back({seq, c->header().source_time, now, from->id, from->hello.role, pushed});
   }
 
   // Withdraw a request for it elsewhere: it arrived by push or from someone else.
