@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <deque>
 #include <map>
 #include <random>
 
@@ -28,17 +29,47 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 core::time_point now() { return core::system_clock{}.now(); }
 
-/// Sets a steady timer to fire at a wall-clock deadline (or never).
-void arm(asio::steady_timer& t, std::optional<core::time_point> deadline) {
+/// Sets a steady timer to fire at a wall-clock deadline (or never). A non-zero `grain` rounds
+/// the expiry up to a multiple of it on the steady clock, so that many timers share expiries.
+void arm(asio::steady_timer& t, std::optional<core::time_point> deadline, core::micros grain = core::micros{0}) {
   if (!deadline) {
     t.expires_at(asio::steady_timer::time_point::max());
     return;
   }
   const auto delta = *deadline - now();
-  t.expires_after(std::max(delta, core::micros{0}));
+  if (grain.count() <= 0) {
+    t.expires_after(std::max(delta, core::micros{0}));
+    return;
+  }
+  const auto at = std::chrono::steady_clock::now() + std::max(delta, core::micros{0});
+  const auto since = std::chrono::ceil<core::micros>(at.time_since_epoch());
+  t.expires_at(asio::steady_timer::time_point{(since + grain - core::micros{1}) / grain * grain});
 }
 
+/// Timer grain of a shaped (lab) transport: hundreds of nodes in one process arm thousands of
+/// timers; rounded to whole milliseconds they fire together, and the loop wakes (and reprograms
+/// its timerfd, a costly syscall in a VM) at most a thousand times a second instead of once per
+/// timer. A millisecond is small next to the delays the lab models. Real nodes use exact timers.
+constexpr core::micros k_shaped_timer_grain{1'000};
+
 }  // namespace
+
+/// A shaped connection's extra state (settings.shaper): what was written, in the uplink or
+/// waiting for its delivery time, and the timers that pace the writer, the reader and the wire.
+struct shaped_connection {
+  explicit shaped_connection(asio::io_context& io) : pace_out(io), pace_in(io), wire(io) {}
+
+  struct pending {
+    ps::transmit t;
+    std::optional<core::time_point> deliver;  // unset: still in the uplink
+  };
+  std::deque<pending> queue;    // written, in order, until the wire loop writes it to the socket
+  std::size_t in_uplink = 0;    // writes of `queue` not yet released by the shaper
+  asio::steady_timer pace_out;  // the writer waits for its write to leave the uplink
+  asio::steady_timer pace_in;   // the reader waits for the downlink
+  asio::steady_timer wire;      // the wire loop waits for the head of `queue`; cancel() wakes it
+  bool draining = false;        // session closed: write out `queue`, then close the socket
+};
 
 struct connection {
   connection(asio::io_context& io, tcp::socket s, swarm::neighbour_id n, bool in,
@@ -64,16 +95,21 @@ struct connection {
   bool up = false;       // the node knows this neighbour
   bool closed = false;   // session closed: flush what is queued, then close the socket
   bool writing = false;
+  bool idle = false;     // the writer sleeps on `wake` (it asks the node for nothing until woken)
+  bool gone = false;     // socket closed: every loop of this connection ends
+  bool aborted = false;  // swarm_transport::abort(): nothing more is written
+  std::unique_ptr<shaped_connection> shaped;  // settings.shaper only
   std::optional<ps::hello> remote_hello;
   std::string remote;
   std::string remote_host;  // numeric, for peer exchange
   asio::steady_timer wake;   // the writer sleeps on it; cancel() wakes it
   asio::steady_timer timer;  // the session's next deadline
+  std::optional<core::time_point> timer_due;  // what `timer` is set to
 };
 
 struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::state> {
   state(asio::io_context& i, swarm::node& n, ps::hello l, swarm_transport_settings s)
-      : io(i), node(n), local(std::move(l)), settings(std::move(s)), acceptor(i), node_timer(i) {}
+      : io(i), node(n), local(std::move(l)), settings(std::move(s)), acceptor(i), node_timer(i), shaper_timer(i) {}
 
   asio::io_context& io;
   swarm::node& node;
@@ -81,10 +117,16 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
   swarm_transport_settings settings;
   tcp::acceptor acceptor;
   asio::steady_timer node_timer;
+  std::optional<core::time_point> node_due;  // what node_timer is set to, if node_armed
+  bool node_armed = false;
+  asio::steady_timer shaper_timer;  // settings.shaper: when its next write leaves the uplink
+  std::optional<core::time_point> shaper_due;  // what shaper_timer is set to, if shaper_armed
+  bool shaper_armed = false;
   std::map<swarm::neighbour_id, std::shared_ptr<connection>> conns;
   swarm::neighbour_id next_id = 1;
   swarm_transport_stats stats;
   bool stopped = false;
+  bool aborted = false;
   bool is_origin = false;
   bool in_node_pass = false;
   bool node_pass_again = false;
@@ -95,20 +137,38 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
   core::time_point offset_at{};
   bool offset_from_origin = false;
   std::function<std::optional<ps::close_reason>(const ps::hello&)> hello_filter;
+  std::function<void(swarm::neighbour_id, const ps::hello&)> neighbour_observer;
 
   std::shared_ptr<connection> add(tcp::socket s, bool inbound) {
     auto c = std::make_shared<connection>(io, std::move(s), next_id++, inbound, local, settings.session);
     c->sess.set_origin_offset(is_origin ? core::micros{0} : offset);
     conns[c->id] = c;
     auto self = shared_from_this();
+    if (settings.shaper) {
+      c->shaped = std::make_unique<shaped_connection>(io);
+      settings.shaper->open_path(c->id);
+      asio::co_spawn(io, wire_loop(self, c), asio::detached);
+    }
     asio::co_spawn(io, read_loop(self, c), asio::detached);
     asio::co_spawn(io, write_loop(self, c), asio::detached);
     asio::co_spawn(io, timer_loop(self, c), asio::detached);
     return c;
   }
 
-  void wake_all() {
-    for (auto& [_, c] : conns) c->wake.cancel();
+  [[nodiscard]] core::micros grain() const { return settings.shaper ? k_shaped_timer_grain : core::micros{0}; }
+
+  /// Offers the node every idle connection (its writer asleep): a writer is woken only when the
+  /// node has a message for it, not once per input and connection. Busy writers ask the node
+  /// themselves once their write is done.
+  void offer_idle_writers() {
+    const auto t = now();
+    for (auto& [_, c] : conns) {
+      if (!c->idle || !c->up || c->closed) continue;
+      if (auto msg = node.next_message_for(c->id, t)) {
+        c->sess.send(*msg);
+        c->wake.cancel();
+      }
+    }
   }
 
   /// Drains one session's events into the node, then lets the node act.
@@ -116,6 +176,7 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
     while (auto ev = c->sess.poll_event()) {
       if (auto* e = std::get_if<ps::established_event>(&*ev)) {
         c->remote_hello = e->remote;
+        if (c->shaped && settings.link_delay) settings.shaper->set_delay(c->id, settings.link_delay(e->remote));
         std::optional<ps::close_reason> refuse;
         if (hello_filter) refuse = hello_filter(e->remote);
         if (!refuse) refuse = node.on_neighbour_up(c->id, e->remote, c->inbound, now(), c->remote_host);
@@ -123,6 +184,7 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
           c->sess.close(*refuse, ps::to_string(*refuse));
         } else {
           c->up = true;
+          if (neighbour_observer) neighbour_observer(c->id, e->remote);
         }
       } else if (auto* r = std::get_if<ps::received_event>(&*ev)) {
         if (c->up) node.on_message(c->id, r->msg, now());
@@ -146,8 +208,12 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
         }
       }
     }
-    c->wake.cancel();
-    c->timer.cancel();
+    // Wake the writer only for bytes of the session's own (pong, close); the node's messages
+    // are offered by node_pass. Re-arm the session's timer only when its deadline came earlier
+    // (a later one lets the timer fire early once, harmlessly).
+    if (c->closed || c->sess.queued_bytes() > 0) c->wake.cancel();
+    const auto due = c->sess.next_deadline();
+    if (c->closed || (due && (!c->timer_due || *due < *c->timer_due))) c->timer.cancel();
     node_pass();
   }
 
@@ -176,8 +242,12 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
       }
     } while (node_pass_again);
     in_node_pass = false;
-    wake_all();
-    arm(node_timer, node.next_deadline());
+    offer_idle_writers();
+    const auto next = node.next_deadline();
+    if (node_armed && next == node_due) return;  // spare the timer loop a wake-up per input
+    node_due = next;
+    node_armed = true;
+    arm(node_timer, next, grain());
   }
 
   void note_offset(const connection& c, const ps::rtt_event& t) {
@@ -198,10 +268,19 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
 
   void close_socket(const std::shared_ptr<connection>& c) {
     boost::system::error_code ec;
+    c->gone = true;
     c->socket.shutdown(tcp::socket::shutdown_both, ec);
     c->socket.close(ec);
     c->wake.cancel();
     c->timer.cancel();
+    if (c->shaped) {
+      settings.shaper->close_path(c->id);
+      c->shaped->queue.clear();
+      c->shaped->in_uplink = 0;
+      c->shaped->pace_out.cancel();
+      c->shaped->pace_in.cancel();
+      c->shaped->wire.cancel();
+    }
     if (conns.erase(c->id) > 0) {
       stats.bytes_in += c->sess.stats().bytes_in;
       stats.bytes_out += c->sess.stats().bytes_out;
@@ -212,14 +291,25 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
 
   static asio::awaitable<void> read_loop(std::shared_ptr<state> st, std::shared_ptr<connection> c) {
     std::array<std::uint8_t, 64 * 1024> buf{};
+    const std::size_t read_size = c->shaped ? std::min(buf.size(), st->settings.shaper->read_size()) : buf.size();
     while (!c->closed) {
-      auto [ec, n] = co_await c->socket.async_read_some(asio::buffer(buf), use_tuple);
+      auto [ec, n] = co_await c->socket.async_read_some(asio::buffer(buf.data(), read_size), use_tuple);
       if (ec) {
         if (!c->closed) {
           c->sess.close(ps::close_reason::normal, ec == asio::error::eof ? "connection closed" : ec.message());
           st->process(c);
         }
         break;
+      }
+      if (c->shaped) {
+        // The download link: these bytes arrive when the bucket lets them through; meanwhile
+        // nothing more is read, so TCP flow control slows the sender.
+        const auto at = st->settings.shaper->receive(now(), n);
+        if (at > now()) {
+          arm(c->shaped->pace_in, at, k_shaped_timer_grain);
+          co_await c->shaped->pace_in.async_wait(use_tuple);
+          if (c->closed || c->gone) break;
+        }
       }
       c->sess.on_bytes({buf.data(), n}, now());
       st->process(c);
@@ -229,6 +319,24 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
   static asio::awaitable<void> write_loop(std::shared_ptr<state> st, std::shared_ptr<connection> c) {
     for (;;) {
       while (auto t = c->sess.poll_transmit()) {
+        if (c->shaped) {
+          // The uplink: the bytes leave when the shaper has served them and reach the other end
+          // one delay later (the wire loop writes them then). Until they have left, this
+          // connection's "socket buffer" is full and the node is asked for nothing more.
+          shaped_connection& sh = *c->shaped;
+          const std::size_t size = t->size();
+          const bool chunk_data = t->payload != nullptr;
+          sh.queue.push_back({std::move(*t), std::nullopt});
+          ++sh.in_uplink;
+          st->settings.shaper->send(c->id, now(), size, chunk_data);
+          st->shaper_pass();
+          while (sh.in_uplink > 0 && !c->gone) {
+            sh.pace_out.expires_at(asio::steady_timer::time_point::max());
+            co_await sh.pace_out.async_wait(use_tuple);
+          }
+          if (c->gone) co_return;
+          continue;
+        }
         std::array<asio::const_buffer, 2> bufs{asio::buffer(t->head),
                                                t->payload ? asio::buffer(*t->payload) : asio::const_buffer{}};
         auto [ec, n] = co_await asio::async_write(c->socket, bufs, use_tuple);
@@ -242,7 +350,12 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
         }
       }
       if (c->closed) {
-        st->close_socket(c);
+        if (c->shaped) {
+          c->shaped->draining = true;  // the wire loop closes the socket after the delayed bytes
+          c->shaped->wire.cancel();
+        } else {
+          st->close_socket(c);
+        }
         co_return;
       }
       if (c->up) {
@@ -252,13 +365,99 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
         }
       }
       c->wake.expires_at(asio::steady_timer::time_point::max());
+      c->idle = true;
       co_await c->wake.async_wait(use_tuple);
+      c->idle = false;
+    }
+  }
+
+  /// Shaped connections: writes each queued transmit at its delivery time, in order; closes the
+  /// socket once the session is closed and everything queued is written.
+  static asio::awaitable<void> wire_loop(std::shared_ptr<state> st, std::shared_ptr<connection> c) {
+    shaped_connection& sh = *c->shaped;
+    while (!c->gone) {
+      if (sh.queue.empty()) {
+        if (sh.draining) {
+          st->close_socket(c);
+          co_return;
+        }
+        sh.wire.expires_at(asio::steady_timer::time_point::max());
+        co_await sh.wire.async_wait(use_tuple);
+        continue;
+      }
+      const auto deliver = sh.queue.front().deliver;
+      if (!deliver || *deliver > now()) {
+        arm(sh.wire, deliver, k_shaped_timer_grain);  // unset: woken when the write leaves the uplink
+        co_await sh.wire.async_wait(use_tuple);
+        continue;
+      }
+      // Everything due goes in one gather write: one syscall for a burst of haves.
+      std::vector<ps::transmit> due;
+      const auto t_now = now();
+      while (!sh.queue.empty() && sh.queue.front().deliver && *sh.queue.front().deliver <= t_now) {
+        due.push_back(std::move(sh.queue.front().t));
+        sh.queue.pop_front();
+      }
+      std::vector<asio::const_buffer> bufs;
+      bufs.reserve(2 * due.size());
+      for (const auto& t : due) {
+        bufs.push_back(asio::buffer(t.head));
+        if (t.payload) bufs.push_back(asio::buffer(*t.payload));
+      }
+      auto [ec, n] = co_await asio::async_write(c->socket, bufs, use_tuple);
+      if (ec) {
+        if (c->gone) co_return;
+        if (!c->closed) {
+          c->sess.close(ps::close_reason::normal, "write failed: " + ec.message());
+          st->process(c);
+        }
+        st->close_socket(c);
+        co_return;
+      }
+    }
+  }
+
+  /// Hands each write the shaper released to its connection (wire loop and writer); re-arms
+  /// the shaper's timer.
+  void shaper_pass() {
+    link_shaper& sh = *settings.shaper;
+    const auto t = now();
+    while (auto w = sh.poll_sent(t)) {
+      const auto it = conns.find(w->path);
+      if (it == conns.end() || !it->second->shaped) continue;
+      shaped_connection& sc = *it->second->shaped;
+      for (auto& p : sc.queue) {
+        if (!p.deliver) {
+          p.deliver = w->delivered;
+          break;
+        }
+      }
+      if (sc.in_uplink > 0) --sc.in_uplink;
+      sc.pace_out.cancel();
+      sc.wire.cancel();
+    }
+    const auto next = sh.next_deadline();
+    if (shaper_armed && next == shaper_due) return;  // spare the shaper loop a wake-up per write
+    shaper_due = next;
+    shaper_armed = true;
+    arm(shaper_timer, next, k_shaped_timer_grain);
+  }
+
+  static asio::awaitable<void> shaper_loop(std::shared_ptr<state> st) {
+    while (!st->aborted) {
+      auto [ec] = co_await st->shaper_timer.async_wait(use_tuple);
+      if (st->aborted) break;
+      if (!ec) {
+        st->shaper_armed = false;
+        st->shaper_pass();
+      }  // cancelled: re-armed by shaper_pass elsewhere; wait for the new deadline
     }
   }
 
   static asio::awaitable<void> timer_loop(std::shared_ptr<state> st, std::shared_ptr<connection> c) {
     while (!c->closed) {
-      arm(c->timer, c->sess.next_deadline());
+      c->timer_due = c->sess.next_deadline();
+      arm(c->timer, c->timer_due, st->grain());
       auto [ec] = co_await c->timer.async_wait(use_tuple);
       if (c->closed) break;
       if (!ec) {
@@ -273,6 +472,7 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
       auto [ec] = co_await st->node_timer.async_wait(use_tuple);
       if (st->stopped) break;
       if (!ec) {
+        st->node_armed = false;
         st->node.on_timeout(now());
         st->node_pass();
       }
@@ -339,6 +539,10 @@ core::result<void> swarm_transport::start() {
   st.local.listen_port = st.acceptor.local_endpoint().port();
   asio::co_spawn(st.io, state::accept_loop(state_), asio::detached);
   asio::co_spawn(st.io, state::node_timer_loop(state_), asio::detached);
+  if (st.settings.shaper) {
+    st.shaper_timer.expires_at(asio::steady_timer::time_point::max());
+    asio::co_spawn(st.io, state::shaper_loop(state_), asio::detached);
+  }
   st.node_pass();
   return core::ok();
 }
@@ -354,6 +558,23 @@ void swarm_transport::stop() {
   for (auto& [_, c] : conns) {
     if (!c->closed) c->sess.close(ps::close_reason::shutdown, "node shutting down");
     st.process(c);
+  }
+}
+
+void swarm_transport::abort() {
+  auto& st = *state_;
+  st.stopped = true;
+  st.aborted = true;
+  boost::system::error_code ec;
+  st.acceptor.close(ec);
+  st.node_timer.cancel();
+  st.shaper_timer.cancel();
+  auto conns = st.conns;
+  for (auto& [_, c] : conns) {
+    c->aborted = true;
+    c->closed = true;
+    c->up = false;
+    st.close_socket(c);
   }
 }
 
@@ -376,6 +597,10 @@ void swarm_transport::set_is_origin(bool origin) { state_->is_origin = origin; }
 
 void swarm_transport::set_hello_filter(std::function<std::optional<ps::close_reason>(const ps::hello&)> f) {
   state_->hello_filter = std::move(f);
+}
+
+void swarm_transport::set_neighbour_observer(std::function<void(swarm::neighbour_id, const ps::hello&)> f) {
+  state_->neighbour_observer = std::move(f);
 }
 
 void swarm_transport::set_origin_key(const std::array<std::uint8_t, 32>& key) { state_->local.origin_key = key; }

@@ -3,6 +3,8 @@
 // for the next message whenever a connection's writer is idle, dials and drops what the node
 // orders, and keeps the node's and sessions' timers. Also estimates this node's clock offset to
 // the origin from the sessions' RTT samples. Everything runs on one io_context thread.
+// With a link_shaper in its settings (`meshcast lab` only) every write passes the node's emulated
+// uplink and waits out the one-way delay to its neighbour, and reads pass its downlink.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "net/link_shaper.hpp"
 #include "proto/swarm/session.hpp"
 #include "swarm/node.hpp"
 
@@ -23,6 +26,12 @@ struct swarm_transport_settings {
   proto::swarm::session_settings session;
   std::size_t max_connections = 256;  ///< accepted + dialled; more are closed at once
   std::chrono::milliseconds connect_timeout{5'000};
+  /// Link emulation (`meshcast lab`): this node's access link, shared by all its connections.
+  /// Null (a real node): bytes go to the socket at once, as fast as TCP takes them.
+  std::shared_ptr<link_shaper> shaper;
+  /// With a shaper: the one-way delay to the node a neighbour's hello names. Applied from the
+  /// moment that hello arrives (the two hellos themselves cross undelayed); unset = 0.
+  std::function<core::micros(const proto::swarm::hello&)> link_delay;
 };
 
 struct swarm_transport_stats {
@@ -59,6 +68,9 @@ class swarm_transport {
   core::result<void> start();
   /// Closes every connection with close_reason::shutdown and stops accepting. Idempotent.
   void stop();
+  /// Closes every socket at once, sending nothing more, and stops accepting: a node that crashed
+  /// or was killed (the lab's kill event). The node is told nothing; do not use it afterwards.
+  void abort();
   [[nodiscard]] boost::asio::ip::tcp::endpoint local_endpoint() const;
 
   /// Call after giving the node input from outside the transport (on_local_chunk,
@@ -70,6 +82,9 @@ class swarm_transport {
 
   /// Checks each remote hello before the node hears of it; a reason closes the connection.
   void set_hello_filter(std::function<std::optional<proto::swarm::close_reason>(const proto::swarm::hello&)> f);
+  /// Told of every connection the node keeps, once its handshake completed: the neighbour id
+  /// the node will name it by, and its hello (the lab maps neighbour ids to its node indices).
+  void set_neighbour_observer(std::function<void(swarm::neighbour_id, const proto::swarm::hello&)> f);
   /// The origin key our hello names from now on (new connections).
   void set_origin_key(const std::array<std::uint8_t, 32>& key);
 
