@@ -250,6 +250,7 @@ int run_origin(const origin_settings& s) {
         ms.upload_kbps = s.swarm_upload_kbps;
         ms.max_neighbours = static_cast<std::size_t>(s.max_neighbours);
         ms.min_neighbours = 0;
+        if (source_peers.size() == 1) ms.record_path = s.record;
         sp = std::make_unique<source_peer>(io, ms, *r, signer->public_key());
         if (auto started = sp->member().start(); !started) {
           spdlog::error("{}: {}", st->name(), started.error().message);

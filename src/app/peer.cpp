@@ -74,6 +74,7 @@ int run_peer(const peer_settings& s) {
   ms.max_neighbours = static_cast<std::size_t>(s.max_neighbours);
   ms.playout_delay = std::chrono::milliseconds{s.playout_delay_ms};
   ms.region = s.region;
+  ms.record_path = s.record;
   swarm_member member(io, ms, swarm_log, [&out_rendition](const chunk::chunk_ptr& c) { out_rendition.add(c); });
 
   if (!s.public_key.empty()) {

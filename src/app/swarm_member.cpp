@@ -38,7 +38,8 @@ swarm_member::swarm_member(asio::io_context& io, swarm_member_settings settings,
   ns.upload_kbps = settings_.upload_kbps;
   ns.playout_delay = settings_.playout_delay;
   ns.seed = std::random_device{}();
-  ns.max_arrival_records = 0;  // delay is measured by the playout (peers); nobody drains records
+  // Delay is measured by the playout (peers); arrival records are drained only for a lab record.
+  ns.max_arrival_records = settings_.record_path.empty() ? 0 : 4096;
   node_ = std::make_unique<swarm::node>(ns, log_, [this](const chunk::chunk& c) {
     if (!verifier_) {
       ++refused_unverified_;
@@ -84,9 +85,19 @@ swarm_member::~swarm_member() {
   if (listener_ != 0) log_.unsubscribe(listener_);
 }
 
-core::result<void> swarm_member::start() { return transport_->start(); }
+core::result<void> swarm_member::start() {
+  if (auto r = transport_->start(); !r) return r;
+  if (settings_.record_path.empty() || recorder_) return core::ok();
+  auto writer = lab::record_writer::open(settings_.record_path, id_hex(), ps::to_string(settings_.role));
+  if (!writer) return writer.error();
+  recorder_ = std::make_unique<node_recorder>(io_, std::move(*writer), *node_, *transport_, log_,
+                                              settings_.role == ps::node_role::origin);
+  recorder_->start();
+  return core::ok();
+}
 
 void swarm_member::stop() {
+  if (recorder_) recorder_->stop();
   transport_->stop();
   playout_timer_.cancel();
 }

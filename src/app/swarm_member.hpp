@@ -1,7 +1,8 @@
 // swarm_member: what makes a process a member of one rendition's swarm — the swarm::node, its
 // TCP transport, the chunk verifier, and (at viewers) the playout that feeds local outputs.
-// Shared by `meshcast origin` (the source peer) and `meshcast peer`. Runs on the node's
-// io_context thread; owner creates it, calls start(), and stop() before destroying it.
+// Shared by `meshcast origin` (the source peer) and `meshcast peer`. With a record path it also
+// writes the node's lab record (app/node_recorder.hpp). Runs on the node's io_context thread;
+// owner creates it, calls start(), and stop() before destroying it.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -13,6 +14,7 @@
 
 #include "chunk/chunk_log.hpp"
 #include "chunk/playout.hpp"
+#include "app/node_recorder.hpp"
 #include "chunk/signer.hpp"
 #include "net/swarm_transport.hpp"
 #include "swarm/node.hpp"
@@ -29,6 +31,7 @@ struct swarm_member_settings {
   std::size_t max_neighbours = 16;
   core::micros playout_delay{1'500'000};
   std::string region;
+  std::string record_path;  ///< lab record written while the member runs (--record); empty = none
 };
 
 class swarm_member {
@@ -40,7 +43,9 @@ class swarm_member {
                std::function<void(const chunk::chunk_ptr&)> playout_to);
   ~swarm_member();
 
+  /// Listens; with a record path, creates the record (an error if it cannot be opened).
   core::result<void> start();
+  /// Stops the swarm; the record gets its `left` line. Idempotent.
   void stop();
 
   /// The origin's public key, once known (from the tracker, --public-key or the origin itself).
@@ -81,6 +86,7 @@ class swarm_member {
   chunk::chunk_log::listener_id listener_ = 0;
   core::time_point joined_;
   std::uint64_t refused_unverified_ = 0;
+  std::unique_ptr<node_recorder> recorder_;  // last: goes before the node and transport it reads
 };
 
 }  // namespace meshcast::app

@@ -1,0 +1,766 @@
+#include "lab/in_process.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "chunk/signer.hpp"
+#include "lab/in_process_memo.hpp"
+#include "media/live_stream.hpp"
+#include "media/source.hpp"
+#include "media/test_source.hpp"
+#include "net/http_server.hpp"
+#include "net/link_shaper.hpp"
+#include "net/swarm_transport.hpp"
+#include "net/tracker_client.hpp"
+#include "net/tracker_routes.hpp"
+#include "report/histogram.hpp"
+#include "tracker/service.hpp"
+
+namespace meshcast::lab {
+namespace {
+
+namespace asio = boost::asio;
+namespace ps = proto::swarm;
+namespace pt = proto::tracker;
+using tcp = asio::ip::tcp;
+using scenario::node_kind;
+
+const std::string k_stream = "live/lab";
+const std::string k_rendition = "source";
+constexpr core::micros k_sample_interval{100'000};
+constexpr core::micros k_progress_interval{10'000'000};
+/// Chunks each peer keeps (what it can serve to pulls); the simulator keeps the same 10 s.
+constexpr core::micros k_peer_window{10'000'000};
+constexpr std::size_t k_arrival_records = 4096;  // drained every 100 ms: ~1 chunk waits there
+/// The origin starts this long before the plan's t = 0, so the stream is live when the first
+/// peers join (its encoder needs ~1 s to start; a real origin is on air before its audience),
+/// as in the netns mode.
+constexpr core::micros k_origin_lead{2'000'000};
+
+core::time_point wall_now() { return core::system_clock{}.now(); }
+
+double thread_cpu_s(clockid_t id) {
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+std::uint32_t kbps_of(double bps) {
+  if (bps <= 0) return 0;
+  return static_cast<std::uint32_t>(std::max(1.0, std::round(bps / 1000.0)));
+}
+
+struct node_id_hash {
+  std::size_t operator()(const ps::node_id& id) const {
+    std::uint64_t h = 0;
+    std::memcpy(&h, id.data(), sizeof h);
+    return static_cast<std::size_t>(h);
+  }
+};
+
+/// The test source's video bitrate that makes its MPEG-TS stream run at `stream_kbps`: the
+/// 128 kb/s AAC track, one PES per audio frame and TS packetisation add ~225 kb/s to the video
+/// (measured at 640x360@25, 100 ms chunks: video 200/500/800 kb/s gave a stream of
+/// 424/720/1022 kb/s). A stream under ~330 kb/s cannot be made (the video's floor is 100 kb/s).
+int test_video_kbps(std::uint32_t stream_kbps) { return std::max(100, static_cast<int>(stream_kbps) - 225); }
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit: every connection costs two descriptors here.
+std::size_t raise_fd_limit(std::size_t wanted) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < wanted) {
+    spdlog::warn("lab: {} file descriptors allowed, about {} wanted: some connections may fail", rl.rlim_cur, wanted);
+  }
+  return rl.rlim_cur == RLIM_INFINITY ? wanted : static_cast<std::size_t>(rl.rlim_cur);
+}
+
+/// Feeds the origin's stream from a pulled source (test encoder or file). The source posts onto
+/// the loop from its own thread; `alive_` keeps posted work from touching a stopped runner.
+class lab_source {
+ public:
+  lab_source(asio::io_context& io, media::live_stream& stream) : io_(io), stream_(stream) {}
+  ~lab_source() { stop(); }
+  lab_source(const lab_source&) = delete;
+  lab_source& operator=(const lab_source&) = delete;
+
+  void start(std::unique_ptr<media::source> src) {
+    source_ = std::move(src);
+    alive_ = std::make_shared<bool>(true);
+    std::weak_ptr<bool> alive = alive_;
+    media::source_callbacks cb;
+    cb.on_config = [this, alive](media::media_config config) {
+      asio::post(io_, [this, alive, config = std::move(config)] {
+        if (alive.lock()) on_config(config);
+      });
+    };
+    cb.on_frame = [this, alive](media::frame f) {
+      const core::time_point now = wall_now();
+      asio::post(io_, [this, alive, now, f = std::move(f)] {
+        if (alive.lock()) on_frame(f, now);
+      });
+    };
+    cb.on_end = [this, alive](core::result<void> r) {
+      asio::post(io_, [this, alive, r = std::move(r)] {
+        if (!alive.lock()) return;
+        if (publishing_) stream_.end_publish();
+        publishing_ = false;
+        if (r) {
+          spdlog::info("lab: source ended");
+        } else {
+          spdlog::error("lab: source failed: {}", r.error().message);
+        }
+      });
+    };
+    spdlog::info("lab: source {} into the stream {}", source_->describe(), stream_.name());
+    source_->start(std::move(cb));
+  }
+
+  void stop() {
+    alive_.reset();
+    if (source_) source_->stop();
+    if (publishing_) stream_.end_publish();
+    publishing_ = false;
+  }
+
+ private:
+  void on_config(const media::media_config& config) {
+    auto r = stream_.begin_publish(config, source_->describe());
+    publishing_ = r.has_value();
+    if (!r) spdlog::error("lab: {}", r.error().message);
+  }
+  void on_frame(const media::frame& f, core::time_point now) {
+    if (!publishing_) return;
+    if (auto r = stream_.push(f, now); !r && ++frame_errors_ == 1) {
+      spdlog::warn("lab: frame refused: {}", r.error().message);
+    }
+  }
+
+  asio::io_context& io_;
+  media::live_stream& stream_;
+  std::unique_ptr<media::source> source_;
+  std::shared_ptr<bool> alive_;
+  bool publishing_ = false;
+  std::uint64_t frame_errors_ = 0;
+};
+
+/// One node of the run.
+struct lab_node {
+  enum class state : std::uint8_t { pending, live, gone };
+  ps::node_id id{};
+  state st = state::pending;
+  std::unique_ptr<chunk::chunk_log> own_log;  // a peer's swarm store
+  chunk::chunk_log* log = nullptr;            // own_log, or the origin rendition's log
+  std::unique_ptr<swarm::node> node;
+  std::unique_ptr<net::swarm_transport> transport;
+  std::unique_ptr<net::tracker_client> tracker;
+  std::unordered_map<swarm::neighbour_id, std::uint32_t> from;  // neighbour id → plan index
+  bool join_point_reported = false;
+  std::uint64_t dup_bytes = 0, wire_out = 0, payload_out = 0;  // reported to the collector so far
+};
+
+/// Something the plan says happens at `at`.
+struct action {
+  enum class kind : std::uint8_t { join, leave, kill, event };
+  core::time_point at;
+  kind k = kind::join;
+  std::uint32_t index = 0;  // node, or planned event
+};
+
+class runner {
+ public:
+  runner(const scenario::scenario& s, const scenario::plan& p, report::collector& c)
+      : s_(s),
+        p_(p),
+        c_(c),
+        start_(c.settings().start),
+        t0_(start_ + k_origin_lead),
+        end_(t0_ + p.duration),
+        signer_(chunk::signer::generate()),
+        memo_(signer_.public_key(), k_stream, k_rendition),
+        streams_(stream_settings()),
+        tracker_(tracker_settings()),
+        tracker_streams_(media::stream_settings{}),
+        action_timer_(io_),
+        sample_timer_(io_),
+        announce_timer_(io_),
+        end_timer_(io_) {
+    nodes_.resize(p_.nodes.size());
+    std::mt19937_64 rng(mix(s_.seed ^ 0x6c6162ULL));  // "lab"
+    for (std::uint32_t i = 0; i < nodes_.size(); ++i) {
+      for (auto& b : nodes_[i].id) b = static_cast<std::uint8_t>(rng());
+      ids_[nodes_[i].id] = i;
+    }
+    shaped_ = p_.loss > 0 || std::any_of(p_.region_matrix.begin(), p_.region_matrix.end(),
+                                         [](core::micros d) { return d.count() > 0; });
+    for (const auto& n : p_.nodes) {
+      shaped_ = shaped_ || n.upload_bps > 0 || n.download_bps > 0 || n.access_delay.count() > 0;
+    }
+  }
+
+  core::result<report::run_result> run(in_process_figures* figures) {
+    if (auto v = validate(); !v) return v.error();
+    // A connection is two descriptors here, one per end, and each node has at most
+    // max_neighbours of them (plus its listener and a few dials and tracker requests).
+    fd_limit_ = raise_fd_limit(p_.nodes.size() * (s_.swarm.max_neighbours + 2) + 256);
+    if (auto t = start_tracker(); !t) return t.error();
+    schedule();
+
+    const double cpu0 = thread_cpu_s(CLOCK_THREAD_CPUTIME_ID);
+    const double proc0 = thread_cpu_s(CLOCK_PROCESS_CPUTIME_ID);
+    const auto wall0 = std::chrono::steady_clock::now();
+    next_sample_ = std::chrono::steady_clock::now();
+    arm_sampler();
+    arm_actions();
+    end_timer_.expires_after(std::max(end_ - wall_now(), core::micros{0}));
+    end_timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) finish_run();
+    });
+    io_.run();
+
+    if (figures) {
+      figures->wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+      figures->loop_cpu_s = thread_cpu_s(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+      figures->process_cpu_s = thread_cpu_s(CLOCK_PROCESS_CPUTIME_ID) - proc0;
+      figures->late_p50_ms = lateness_.quantile(0.5);
+      figures->late_p99_ms = lateness_.quantile(0.99);
+      figures->late_max_ms = lateness_.max();
+      figures->peak_connections = peak_connections_;
+      figures->ed25519_checks = memo_.stats().ed25519_checks;
+      figures->memo_hits = memo_.stats().memo_hits;
+      figures->retransmissions = retransmissions_;
+      figures->fd_limit = fd_limit_;
+      figures->stream_kbps = stream_kbps_;
+    }
+    if (setup_error_) return *setup_error_;
+    if (!result_) return core::make_error(lab_errc::node_failed, "lab: the run ended before its end time");
+    return std::move(*result_);
+  }
+
+ private:
+  // --- setup ---------------------------------------------------------------------------------
+
+  core::result<void> validate() const {
+    const auto fail = [](std::string m) { return core::make_error(lab_errc::unsupported, "lab: " + std::move(m)); };
+    if (p_.nodes.empty() || p_.nodes[0].kind != node_kind::origin) return fail("the plan has no origin at index 0");
+    for (std::size_t i = 1; i < p_.nodes.size(); ++i) {
+      if (p_.nodes[i].kind != node_kind::peer) return fail("only one origin and peers are supported (no edges yet)");
+    }
+    const std::string& m = s_.swarm.mode;
+    if (m != "push-pull" && m != "push" && m != "pull") {
+      return fail("swarm mode '" + m + "': expected push-pull, push or pull");
+    }
+    if (s_.source.kind != "test" && s_.source.kind != "file") {
+      return fail("source kind '" + s_.source.kind + "': expected test or file");
+    }
+    return core::ok();
+  }
+
+  media::stream_settings stream_settings() {
+    media::stream_settings ss;
+    ss.window = std::chrono::seconds{30};
+    ss.packaging.chunk_duration = std::chrono::milliseconds{std::max<std::uint32_t>(s_.source.chunk_ms, 1)};
+    ss.finish = [this](const media::live_stream& st, const media::rendition& r, chunk::chunk_ptr c) {
+      return signer_.sign(st.name(), r.info().name, c);
+    };
+    return ss;
+  }
+
+  tracker::service_settings tracker_settings() const {
+    tracker::service_settings t;
+    t.registry.interval = core::micros{static_cast<std::int64_t>(std::max(1.0, s_.tracker_interval_s) * 1e6)};
+    t.registry.max_nodes_per_stream = p_.nodes.size() + 1;
+    t.policy.seed = s_.seed;
+    t.policy.default_stream_kbps = s_.source.bitrate_kbps;
+    return t;
+  }
+
+  core::result<void> start_tracker() {
+    net::http_settings hs;
+    hs.endpoint = tracker_ep_;
+    auto server = std::make_unique<net::http_server>(io_, tracker_streams_, hs);
+    net::add_tracker_routes(*server, tracker_);
+    if (auto r = server->start(); !r) return core::make_error(lab_errc::setup, "lab: tracker: " + r.error().message);
+    tracker_ep_ = server->local_endpoint();
+    tracker_url_ = "http://127.0.0.1:" + std::to_string(tracker_ep_.port());
+    tracker_servers_.push_back(std::move(server));
+    tracker_up_ = true;
+    return core::ok();
+  }
+
+  void schedule() {
+    const auto at = [this](core::micros d) { return t0_ + d; };
+    for (std::uint32_t i = 0; i < p_.nodes.size(); ++i) {
+      const auto& n = p_.nodes[i];
+      if (at(n.join_at) > end_) continue;
+      actions_.push_back({i == 0 ? at(n.join_at) - k_origin_lead : at(n.join_at), action::kind::join, i});
+      if (n.leave_at && at(*n.leave_at) <= end_) {
+        actions_.push_back(
+            {at(std::max(*n.leave_at, n.join_at)), n.killed ? action::kind::kill : action::kind::leave, i});
+      }
+    }
+    for (std::uint32_t k = 0; k < p_.events.size(); ++k) {
+      if (at(p_.events[k].at) <= end_) actions_.push_back({at(p_.events[k].at), action::kind::event, k});
+    }
+    // Joins before leaves at the same instant, the origin first of all (it registers the stream).
+    std::stable_sort(actions_.begin(), actions_.end(), [](const action& a, const action& b) { return a.at < b.at; });
+  }
+
+  // --- nodes ---------------------------------------------------------------------------------
+
+  swarm::node_settings node_settings(std::uint32_t i) const {
+    const scenario::planned_node& pn = p_.nodes[i];
+    const bool origin = pn.kind == node_kind::origin;
+    swarm::node_settings ns;
+    ns.id = nodes_[i].id;
+    ns.role = origin ? ps::node_role::origin : ps::node_role::peer;
+    ns.stream = k_stream;
+    ns.rendition = k_rendition;
+    ns.min_neighbours = origin ? 0 : s_.swarm.min_neighbours;
+    ns.max_neighbours = origin ? s_.origin.max_neighbours : s_.swarm.max_neighbours;
+    ns.upload_kbps = kbps_of(pn.upload_bps);
+    ns.playout_delay = core::micros{std::int64_t{s_.swarm.playout_delay_ms} * 1000};
+    ns.seed = mix(s_.seed * 0x100000001b3ULL + i);
+    ns.max_arrival_records = k_arrival_records;
+    // The same scheduling variants as the simulator (sim/engine_nodes.cpp).
+    if (s_.swarm.mode == "push") {
+      ns.request_floor = 0;
+      ns.request_cap = 0;
+    } else if (s_.swarm.mode == "pull") {
+      ns.push_fanout = 0;
+      ns.relay_fanout = 0;
+      ns.pull_grace = core::micros{0};
+      ns.local_grace = core::micros{0};
+    }
+    return ns;
+  }
+
+  /// Builds node i's swarm node and transport and starts listening.
+  core::result<void> make_node(std::uint32_t i) {
+    lab_node& n = nodes_[i];
+    const scenario::planned_node& pn = p_.nodes[i];
+    const swarm::node_settings ns = node_settings(i);
+    n.node = std::make_unique<swarm::node>(ns, *n.log, memo_.as_verifier());
+    ps::hello hello;
+    hello.stream = k_stream;
+    hello.rendition = k_rendition;
+    hello.id = n.id;
+    hello.role = ns.role;
+    hello.upload_kbps = ns.upload_kbps;
+    hello.origin_key = signer_.public_key();
+    net::swarm_transport_settings ts;
+    ts.listen = tcp::endpoint(asio::ip::address_v4::loopback(), 0);
+    ts.max_connections = std::max<std::size_t>(256, ns.max_neighbours + 16);
+    if (shaped_) {
+      net::link_shaper_settings ls;
+      ls.upload_bps = pn.upload_bps;
+      ls.download_bps = pn.download_bps;
+      ls.loss = p_.loss;
+      ls.seed = mix(s_.seed * 0x9e3779b97f4a7c15ULL + i);
+      ts.shaper = std::make_shared<net::link_shaper>(ls);
+      ts.link_delay = [this, i](const ps::hello& h) {
+        const auto it = ids_.find(h.id);
+        return it == ids_.end() ? core::micros{0} : p_.one_way(i, it->second);
+      };
+      shapers_.push_back(ts.shaper);
+    }
+    n.transport = std::make_unique<net::swarm_transport>(io_, *n.node, hello, ts);
+    n.transport->set_is_origin(ns.role == ps::node_role::origin);
+    n.transport->set_neighbour_observer([this, i](swarm::neighbour_id id, const ps::hello& h) {
+      if (const auto it = ids_.find(h.id); it != ids_.end()) nodes_[i].from[id] = it->second;
+    });
+    if (auto r = n.transport->start(); !r) return r.error().with_context(p_.name_of(i));
+    n.st = lab_node::state::live;
+    c_.on_join(i, run_clock(wall_now()));
+    return core::ok();
+  }
+
+  void start_origin() {
+    lab_node& n = nodes_[0];
+    media::live_stream& stream = streams_.get_or_create(k_stream);
+    media::rendition& r = stream.source();  // the packager fills this rendition's log
+    n.log = &r.log();
+    if (auto made = make_node(0); !made) {
+      fail_setup(made.error());
+      return;
+    }
+    n.log->subscribe([this](const chunk::chunk_ptr& c) {
+      lab_node& o = nodes_[0];
+      sizes_[c->seq().value()] = static_cast<std::uint32_t>(c->size());
+      if (produced_bytes_ == 0) first_source_ = c->header().source_time;
+      produced_bytes_ += c->size();
+      last_source_ = c->header().source_time + c->header().duration;
+      c_.on_produced(c->seq().value(), run_clock(c->header().source_time), c->header().keyframe(), c->size());
+      if (o.st != lab_node::state::live) return;
+      o.node->on_local_chunk(c, wall_now());
+      o.transport->poke();
+    });
+    auto src = make_source();
+    if (!src) {
+      fail_setup(src.error());
+      return;
+    }
+    source_ = std::make_unique<lab_source>(io_, stream);
+    source_->start(std::move(*src));
+    announce_origin();
+  }
+
+  core::result<std::unique_ptr<media::source>> make_source() const {
+    const auto& src = s_.source;
+    if (src.kind == "file") {
+      auto made = media::make_source("file:" + src.path + ":loop");
+      if (!made) return made.error().with_context("lab: source");
+      return std::move(*made);
+    }
+    if (src.gop_ms != 2000) {
+      spdlog::warn("lab: the test source keeps a keyframe every 2 s (gop_ms {} ignored)", src.gop_ms);
+    }
+    media::test_source_settings ts;
+    ts.width = static_cast<int>(src.width);
+    ts.height = static_cast<int>(src.height);
+    ts.fps = static_cast<int>(src.fps);
+    ts.kbps = test_video_kbps(src.bitrate_kbps);
+    ts.paced = true;
+    return std::unique_ptr<media::source>(std::make_unique<media::test_source>(ts));
+  }
+
+  /// The origin registers itself with the tracker directly, every second (as an origin does
+  /// with its embedded tracker), while the tracker is up.
+  void announce_origin() {
+    lab_node& o = nodes_[0];
+    if (o.st != lab_node::state::live) return;
+    if (tracker_up_) {
+      pt::announce_request a;
+      a.id = o.id;
+      a.stream = k_stream;
+      a.role = ps::node_role::origin;
+      a.host = "127.0.0.1";
+      a.port = o.transport->local_endpoint().port();
+      a.upload_kbps = kbps_of(p_.nodes[0].upload_bps);
+      a.stream_kbps = s_.source.bitrate_kbps;
+      a.public_key = chunk::to_hex(signer_.public_key());
+      tracker_.set_public_key(k_stream, a.public_key);
+      if (auto res = tracker_.announce(a, tracker::request_context{"127.0.0.1", {}}, wall_now()); !res) {
+        spdlog::warn("lab: the tracker refused the origin: {}", res.error().message);
+      }
+    }
+    announce_timer_.expires_after(std::chrono::seconds{1});
+    announce_timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) announce_origin();
+    });
+  }
+
+  void join_peer(std::uint32_t i) {
+    lab_node& n = nodes_[i];
+    n.own_log = std::make_unique<chunk::chunk_log>(k_peer_window);
+    n.log = n.own_log.get();
+    if (auto made = make_node(i); !made) {
+      spdlog::error("lab: {}", made.error().message);
+      n.st = lab_node::state::gone;
+      return;
+    }
+    net::tracker_client_settings ts;
+    ts.url = tracker_url_;
+    pt::announce_request& a = ts.client.node;
+    a.id = n.id;
+    a.stream = k_stream;
+    a.rendition = k_rendition;
+    a.role = ps::node_role::peer;
+    a.host = "127.0.0.1";
+    a.port = n.transport->local_endpoint().port();
+    a.upload_kbps = kbps_of(p_.nodes[i].upload_bps);
+    const auto region = p_.nodes[i].region;
+    if (region < p_.region_names.size()) a.region = p_.region_names[region];
+    ts.client.seed = mix(s_.seed * 31 + i);
+    n.tracker = std::make_unique<net::tracker_client>(
+        io_, ts, [this, i](const pt::announce_response& r) { on_candidates(i, r); },
+        [this, i](const core::error& e) { spdlog::debug("lab: {}: tracker: {}", p_.name_of(i), e.message); });
+    if (auto r = n.tracker->start(); !r) spdlog::error("lab: {}: {}", p_.name_of(i), r.error().message);
+  }
+
+  void on_candidates(std::uint32_t i, const pt::announce_response& r) {
+    lab_node& n = nodes_[i];
+    if (n.st != lab_node::state::live) return;
+    std::vector<ps::peer_address> addresses;
+    addresses.reserve(r.candidates.size());
+    for (const auto& c : r.candidates) addresses.push_back(c.address);
+    n.node->on_candidates(addresses, wall_now());
+    n.transport->poke();
+  }
+
+  /// Graceful: a leave to the tracker, close frames to every neighbour.
+  void leave(std::uint32_t i) {
+    lab_node& n = nodes_[i];
+    if (n.st != lab_node::state::live) return;
+    const auto now = wall_now();
+    sample(i, now);
+    if (n.tracker) n.tracker->stop();
+    n.transport->stop();
+    n.st = lab_node::state::gone;
+    c_.on_left(i, run_clock(now));
+    if (i == 0) stop_source();
+  }
+
+  /// Killed: sockets closed at once, no goodbye, no tracker leave.
+  void kill(std::uint32_t i) {
+    lab_node& n = nodes_[i];
+    if (n.st != lab_node::state::live) return;
+    const auto now = wall_now();
+    sample(i, now);
+    n.tracker.reset();  // destroying a tracker client sends no leave
+    n.transport->abort();
+    n.st = lab_node::state::gone;
+    c_.on_left(i, run_clock(now));
+    if (i == 0) stop_source();
+  }
+
+  void stop_source() {
+    if (source_) source_->stop();
+    announce_timer_.cancel();
+  }
+
+  void on_planned_event(const scenario::planned_event& e) {
+    const auto now = wall_now();
+    c_.on_event(run_clock(now), e.label);
+    if (e.k == scenario::planned_event::kind::tracker_stop && tracker_up_) {
+      tracker_servers_.back()->stop();  // kept until the end: its coroutines may still run
+      tracker_up_ = false;
+      spdlog::info("lab: tracker stopped");
+    } else if (e.k == scenario::planned_event::kind::tracker_start && !tracker_up_) {
+      if (auto r = start_tracker(); !r) {
+        spdlog::error("{}", r.error().message);
+      } else {
+        spdlog::info("lab: tracker back on port {}", tracker_ep_.port());
+      }
+    }
+  }
+
+  // --- the clock -----------------------------------------------------------------------------
+
+  void arm_actions() {
+    if (next_action_ >= actions_.size()) return;
+    action_timer_.expires_after(std::max(actions_[next_action_].at - wall_now(), core::micros{0}));
+    action_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      while (next_action_ < actions_.size() && actions_[next_action_].at <= wall_now()) {
+        const action a = actions_[next_action_++];
+        switch (a.k) {
+          case action::kind::join:
+            if (a.index == 0) {
+              start_origin();
+            } else {
+              join_peer(a.index);
+            }
+            break;
+          case action::kind::leave:
+            leave(a.index);
+            break;
+          case action::kind::kill:
+            kill(a.index);
+            break;
+          case action::kind::event:
+            on_planned_event(p_.events[a.index]);
+            break;
+        }
+        if (setup_error_) return;
+      }
+      arm_actions();
+    });
+  }
+
+  void arm_sampler() {
+    next_sample_ += k_sample_interval;
+    const auto steady = std::chrono::steady_clock::now();
+    if (next_sample_ < steady) next_sample_ = steady;  // far behind: skip ticks, do not bunch them
+    sample_timer_.expires_at(next_sample_);
+    sample_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      const auto late = std::chrono::steady_clock::now() - next_sample_;
+      lateness_.add(std::chrono::duration<double, std::milli>(late).count());
+      sample_all();
+      arm_sampler();
+    });
+  }
+
+  void sample_all() {
+    const auto now = wall_now();
+    std::size_t connections = 0, live = 0;
+    for (std::uint32_t i = 0; i < nodes_.size(); ++i) {
+      if (nodes_[i].st != lab_node::state::live) continue;
+      connections += sample(i, now);
+      ++live;
+    }
+    peak_connections_ = std::max(peak_connections_, connections);
+    if (now >= next_progress_) {
+      if (next_progress_ != core::time_point{}) {
+        spdlog::info(
+            "lab: t = {:.0f} s: {} nodes live, {} swarm sessions, loop {:.0f} % busy, timers late p99 {:.1f} ms",
+            static_cast<double>((now - t0_).count()) / 1e6, live, connections,
+            100 * (thread_cpu_s(CLOCK_THREAD_CPUTIME_ID) - progress_cpu_) / (k_progress_interval.count() / 1e6),
+            lateness_.quantile(0.99));
+      }
+      progress_cpu_ = thread_cpu_s(CLOCK_THREAD_CPUTIME_ID);
+      next_progress_ = now + k_progress_interval;
+    }
+  }
+
+  /// Drains node i's observations into the collector. Arrival records carry their own time, so
+  /// draining every 100 ms loses nothing. Returns its open sessions.
+  std::size_t sample(std::uint32_t i, core::time_point now) {
+    lab_node& n = nodes_[i];
+    if (!n.join_point_reported) {
+      if (const auto jp = n.node->join_point()) {
+        c_.on_join_point(i, jp->value());
+        n.join_point_reported = true;
+      }
+    }
+    while (const auto a = n.node->poll_arrival()) {
+      std::uint32_t from = report::k_no_node;
+      if (const auto it = n.from.find(a->from); it != n.from.end()) from = it->second;
+      const auto size = sizes_.find(a->seq.value());
+      c_.on_arrival(i, a->seq.value(), run_clock(a->source_time), run_clock(a->arrival), from,
+                    size == sizes_.end() ? 0 : size->second, a->pushed);
+    }
+    const std::uint64_t dup = n.node->stats().duplicate_bytes;
+    if (dup > n.dup_bytes) c_.on_duplicate(i, dup - n.dup_bytes);
+    n.dup_bytes = dup;
+    const net::swarm_transport_stats t = n.transport->stats();
+    if (t.bytes_out > n.wire_out || t.payload_out > n.payload_out) {
+      c_.on_sent(i, run_clock(now), t.bytes_out - n.wire_out, t.payload_out - n.payload_out);
+      n.wire_out = t.bytes_out;
+      n.payload_out = t.payload_out;
+    }
+    return t.connections;
+  }
+
+  void finish_run() {
+    const auto now = wall_now();
+    for (std::uint32_t i = 0; i < nodes_.size(); ++i) {
+      if (nodes_[i].st == lab_node::state::live) sample(i, now);
+    }
+    for (const auto& sh : shapers_) retransmissions_ += sh->stats().losses;
+    if (last_source_ > first_source_) {
+      stream_kbps_ =
+          static_cast<double>(produced_bytes_) * 8 / static_cast<double>((last_source_ - first_source_).count()) * 1000;
+      const double nominal = s_.source.bitrate_kbps;
+      if (std::abs(stream_kbps_ - nominal) > 0.15 * nominal) {
+        spdlog::warn(
+            "lab: the stream ran at {:.0f} kb/s, the scenario says {:.0f} kb/s: capacities given as multiples "
+            "of the stream rate are off by that much",
+            stream_kbps_, nominal);
+      }
+    }
+    result_ = c_.finish(run_clock(end_));
+    shutdown();
+  }
+
+  void fail_setup(core::error e) {
+    setup_error_ = core::make_error(lab_errc::setup, e.message);
+    shutdown();
+  }
+
+  /// Stops everything and lets io_.run() return. Nodes are destroyed with the runner (after the
+  /// loop stopped), never while their transports' coroutines may still call them.
+  void shutdown() {
+    if (source_) source_->stop();
+    action_timer_.cancel();
+    sample_timer_.cancel();
+    announce_timer_.cancel();
+    end_timer_.cancel();
+    for (auto& s : tracker_servers_) s->stop();
+    io_.stop();
+  }
+
+  /// The collector's clock: the wall clock less the origin's lead, so the plan's t = 0 (which
+  /// the run keeps k_origin_lead after the collector's start) is the collector's start.
+  [[nodiscard]] static core::time_point run_clock(core::time_point wall) { return wall - k_origin_lead; }
+
+  const scenario::scenario& s_;
+  const scenario::plan& p_;
+  report::collector& c_;
+  core::time_point start_;  // the collector's t = 0, wall clock: the origin starts here
+  core::time_point t0_;     // the plan's t = 0, wall clock: start_ + k_origin_lead
+  core::time_point end_;    // t0_ + the plan's duration
+  // The loop first: destroyed last, after every object that holds timers or sockets on it.
+  asio::io_context io_{1};
+  chunk::signer signer_;
+  verify_memo memo_;
+  media::stream_registry streams_;  // the origin's stream
+  tracker::service tracker_;
+  media::stream_registry tracker_streams_;  // empty: the tracker's server serves no media
+  std::vector<std::unique_ptr<net::http_server>> tracker_servers_;  // the last one is current
+  tcp::endpoint tracker_ep_{asio::ip::address_v4::loopback(), 0};
+  std::string tracker_url_;
+  bool tracker_up_ = false;
+  std::vector<lab_node> nodes_;
+  std::unordered_map<ps::node_id, std::uint32_t, node_id_hash> ids_;
+  std::vector<std::shared_ptr<net::link_shaper>> shapers_;
+  bool shaped_ = false;
+  std::unique_ptr<lab_source> source_;
+  std::unordered_map<std::uint64_t, std::uint32_t> sizes_;  // chunk payload bytes by seq
+  std::uint64_t produced_bytes_ = 0;
+  core::time_point first_source_{}, last_source_{};
+  double stream_kbps_ = 0;
+  std::vector<action> actions_;
+  std::size_t next_action_ = 0;
+  asio::steady_timer action_timer_, sample_timer_, announce_timer_, end_timer_;
+  std::chrono::steady_clock::time_point next_sample_;
+  core::time_point next_progress_{};
+  double progress_cpu_ = 0;
+  report::histogram lateness_;
+  std::size_t peak_connections_ = 0;
+  std::uint64_t retransmissions_ = 0;
+  std::size_t fd_limit_ = 0;
+  std::optional<core::error> setup_error_;
+  std::optional<report::run_result> result_;
+};
+
+}  // namespace
+
+core::result<report::run_result> run_in_process(const scenario::scenario& s, const scenario::plan& p,
+                                                report::collector& c, const lab_settings& settings,
+                                                in_process_figures* figures) {
+  (void)settings;  // the in-process mode has no per-node processes, binaries or work files
+  auto r = std::make_unique<runner>(s, p, c);
+  auto result = r->run(figures);
+  if (figures) {
+    spdlog::info(
+        "lab: {} nodes in one process: loop CPU {:.1f} s of {:.1f} s ({:.0f} %), process CPU {:.1f} s; timers late "
+        "p50 {:.1f} ms, p99 {:.1f} ms, max {:.0f} ms; {} swarm sessions at peak; {} Ed25519 checks, {} memo hits",
+        p.nodes.size(), figures->loop_cpu_s, figures->wall_s,
+        100 * figures->loop_cpu_s / std::max(figures->wall_s, 1e-9), figures->process_cpu_s, figures->late_p50_ms,
+        figures->late_p99_ms, figures->late_max_ms, figures->peak_connections, figures->ed25519_checks,
+        figures->memo_hits);
+  }
+  return result;
+}
+
+core::result<report::run_result> run_in_process(const scenario::scenario& s, const scenario::plan& p,
+                                                report::collector& c, const lab_settings& settings) {
+  in_process_figures figures;
+  return run_in_process(s, p, c, settings, &figures);
+}
+
+}  // namespace meshcast::lab

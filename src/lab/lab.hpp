@@ -1,0 +1,33 @@
+// lab: runs a scenario's plan as real meshcast nodes on this machine and feeds what they observe
+// into a report::collector. Two modes, same plan, same report:
+//  - run_in_process: every node on one Asio event loop over real loopback TCP; upload/download
+//    caps, link delays and loss applied in the swarm transport (net/link_shaper.hpp);
+//  - run_netns: every node its own `meshcast` process in its own network namespace, joined through
+//    one TUN device each by the lab's user-space wire (delay/rate/loss, lab/netns_wire.hpp: this
+//    kernel has no tc netem); the lab creates and removes the namespaces itself.
+// Both call collector::finish() and return its result. docs/lab.md.
+#pragma once
+
+#include <string>
+
+#include "core/result.hpp"
+#include "report/collector.hpp"
+#include "scenario/scenario.hpp"
+
+namespace meshcast::lab {
+
+enum class lab_errc { setup = 1, unsupported, node_failed };
+
+struct lab_settings {
+  std::string meshcast_binary;  ///< netns mode: the meshcast executable each node runs
+  std::string work_dir;         ///< netns mode: per-node logs and record files go here
+  bool keep_going_on_node_failure = true;
+};
+
+core::result<report::run_result> run_in_process(const scenario::scenario& s, const scenario::plan& p,
+                                                report::collector& c, const lab_settings& settings);
+
+core::result<report::run_result> run_netns(const scenario::scenario& s, const scenario::plan& p,
+                                           report::collector& c, const lab_settings& settings);
+
+}  // namespace meshcast::lab
