@@ -5,7 +5,7 @@
 #pragma once
 
 #include <algorithm>
-#include <deque>
+#include <boost/container/devector.hpp>
 #include <map>
 #include <random>
 
@@ -41,6 +41,10 @@ constexpr std::int64_t k_min_window_span = 64;
 constexpr micros k_default_chunk_duration = 100ms;
 constexpr micros k_default_rtt = 100ms;
 constexpr std::size_t k_initial_burst_bytes = 16 * 1024;
+/// Sequence numbers a neighbour's holdings (and what we sent it) are tracked over: 1024 chunks
+/// is 102 s at 100 ms chunks, far more than the picker's k_max_pick_range or a 30 s window;
+/// seq_set's default 4096 cost 1 KB per neighbour, most of a simulated node's memory.
+constexpr std::size_t k_neighbour_seq_span = 1024;
 /// Pushes waiting for one neighbour beyond this are dropped oldest first (it had a have).
 constexpr std::size_t k_max_pending_pushes = 8;
 /// The longest a push sent at push_max_age takes to arrive (serialisation and latency).
@@ -73,6 +77,8 @@ struct neighbour_state {
         host(std::move(address)),
         inbound(in),
         since(now),
+        has(k_neighbour_seq_span),
+        sent(k_neighbour_seq_span),
         serving(serve_limit),
         guard(fs, now) {}
 
@@ -96,8 +102,10 @@ struct neighbour_state {
   time_point busy_until;
   serve_queue serving;  // its requests at us
   flood_guard guard;
-  std::deque<ps::message> control;
-  std::deque<pending_push> pushes;
+  // devectors, not std::deques: a deque allocates 576 bytes even while empty, six of them per
+  // neighbour were most of a simulated node's memory; a devector allocates only when used.
+  boost::container::devector<ps::message> control;
+  boost::container::devector<pending_push> pushes;
   std::optional<ps::chunk_data> ready;  // budget already charged; goes out next
   bool closing = false;                 // disconnect ordered; ignored until it is down
 };
@@ -290,9 +298,9 @@ struct node::impl {
   micros origin_offset{0};
   std::size_t chunk_bytes = 0;  // moving average of chunk payload sizes
 
-  std::deque<ps::peer_address> dial_out;
-  std::deque<disconnect_order> disconnects;
-  std::deque<chunk_arrival> arrivals;
+  boost::container::devector<ps::peer_address> dial_out;
+  boost::container::devector<disconnect_order> disconnects;
+  boost::container::devector<chunk_arrival> arrivals;
 
   bool started = false;
   time_point last_now;

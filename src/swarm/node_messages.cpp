@@ -55,7 +55,8 @@ void node::impl::on_have(neighbour_state& nb, chunk_seq seq, time_point now) {
     }
   }
   // It has it: a push to it is moot, and so is its request.
-  std::erase_if(nb.pushes, [&](const pending_push& p) { return p.seq == seq; });
+  nb.pushes.erase(std::remove_if(nb.pushes.begin(), nb.pushes.end(), [&](const pending_push& p) { return p.seq == seq; }),
+                  nb.pushes.end());
   nb.serving.cancel(seq);
 }
 

@@ -9,7 +9,7 @@
 #pragma once
 
 #include <cstddef>
-#include <deque>
+#include <boost/container/devector.hpp>
 #include <map>
 
 #include "core/time.hpp"
@@ -63,7 +63,7 @@ class flood_guard {
   flood_settings settings_;
   double tokens_;
   core::time_point updated_;
-  std::deque<std::pair<core::time_point, std::size_t>> strikes_;
+  boost::container::devector<std::pair<core::time_point, std::size_t>> strikes_;  // empty: no allocation
 };
 
 }  // namespace meshcast::swarm

@@ -7,7 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <boost/container/devector.hpp>
 #include <optional>
 
 #include "core/strong.hpp"
@@ -64,7 +64,7 @@ class serve_queue {
     chunk_seq seq;
     core::time_point received;
   };
-  [[nodiscard]] const std::deque<entry>& entries() const { return items_; }
+  [[nodiscard]] const boost::container::devector<entry>& entries() const { return items_; }
   [[nodiscard]] const entry* front() const { return items_.empty() ? nullptr : &items_.front(); }
   void pop_front() { items_.pop_front(); }
   [[nodiscard]] std::size_t size() const { return items_.size(); }
@@ -72,7 +72,7 @@ class serve_queue {
 
  private:
   std::size_t limit_;
-  std::deque<entry> items_;
+  boost::container::devector<entry> items_;  // empty: no allocation (one queue per neighbour)
 };
 
 }  // namespace meshcast::swarm

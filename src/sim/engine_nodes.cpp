@@ -1,0 +1,310 @@
+// The engine's nodes: joining and leaving, the tracker, the origin's chunks, timers (engine.hpp).
+#include <algorithm>
+#include <cmath>
+
+#include "sim/engine.hpp"
+
+namespace meshcast::sim::detail {
+
+namespace {
+
+namespace pt = proto::tracker;
+
+/// First byte of the marker signature the simulated origin "signs" with; the nodes' verifier
+/// accepts only chunks that carry it (as swarm/testing/sim_harness.hpp does).
+constexpr std::uint8_t k_signature_mark = 0x5a;
+
+/// The real tracker client's schedule (proto/tracker/client.hpp): after the n-th failure in a
+/// row, backoff_initial × 2^(n-1), at most backoff_max, less up to backoff_jitter of it.
+constexpr std::int64_t k_backoff_initial_us = 1'000'000;
+constexpr std::int64_t k_backoff_max_us = 30'000'000;
+constexpr double k_backoff_jitter = 0.2;
+/// The origin refreshes its entry every second (app/origin.cpp's swarm tick).
+constexpr std::int64_t k_origin_announce_us = 1'000'000;
+/// Arrival records a node may hold: the engine drains them after every input.
+constexpr std::size_t k_arrival_records = 64;
+
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+double unit(std::uint64_t x) { return static_cast<double>(mix(x) >> 11) * 0x1.0p-53; }
+
+std::uint32_t kbps_of(double bps) {
+  if (bps <= 0) return 0;
+  return static_cast<std::uint32_t>(std::max(1.0, std::round(bps / 1000.0)));
+}
+
+tracker::service_settings tracker_settings(const scenario::scenario& s, const scenario::plan& p) {
+  tracker::service_settings t;
+  t.registry.interval = core::micros{static_cast<std::int64_t>(std::max(1.0, s.tracker_interval_s) * 1e6)};
+  t.registry.max_nodes_per_stream = p.nodes.size() + 1;
+  t.per_address_rate = 0;  // every simulated node has its own address and announces politely
+  t.policy.seed = s.seed;
+  t.policy.default_stream_kbps = s.source.bitrate_kbps;
+  return t;
+}
+
+bool verify_marker(const chunk::chunk& c) { return c.signature() && (*c.signature())[0] == k_signature_mark; }
+
+}  // namespace
+
+engine::engine(const scenario::scenario& s, const scenario::plan& p, report::collector& c,
+               const sim_settings& settings)
+    : s_(s),
+      p_(p),
+      c_(c),
+      settings_(settings),
+      start_(c.settings().start),
+      now_tp_(start_),
+      tracker_(tracker_settings(s, p)),
+      stream_("live/sim"),
+      public_key_(64, '0') {
+  end_us_ = p.duration.count() > 0 ? p.duration.count() : static_cast<std::int64_t>(s.duration_s * 1e6);
+  chunk_us_ = std::int64_t{s.source.chunk_ms} * 1000;
+  chunks_per_segment_ = std::max<std::uint64_t>(1, s.source.chunk_ms ? s.source.gop_ms / s.source.chunk_ms : 1);
+  socket_buffer_ = static_cast<std::uint32_t>(std::max<std::size_t>(1, settings.socket_buffer_bytes));
+  rng_state_ = mix(s.seed ^ 0x6c6f7373ULL);  // "loss"
+  nodes_.resize(p.nodes.size());
+  for (std::size_t i = 0; i < p.nodes.size(); ++i) {
+    nodes_[i].up = fair_link(p.nodes[i].upload_bps / 8, settings.sharing);
+    nodes_[i].down = fair_link(p.nodes[i].download_bps / 8, settings.sharing);
+  }
+}
+
+core::result<void> engine::check() const {
+  const auto fail = [](std::string m) { return core::make_error(1, "sim: " + std::move(m)); };
+  if (p_.nodes.empty() || p_.nodes[0].kind != scenario::node_kind::origin) {
+    return fail("the plan's node 0 must be the origin");
+  }
+  for (std::size_t i = 1; i < p_.nodes.size(); ++i) {
+    if (p_.nodes[i].kind != scenario::node_kind::peer) {
+      return fail("node " + std::to_string(i) + ": only one origin and peers are supported (no edges yet)");
+    }
+  }
+  if (p_.nodes.size() >= (1U << 24) - 1) {
+    return fail(std::to_string(p_.nodes.size()) + " nodes: at most 16777214 are supported");
+  }
+  if (s_.source.chunk_ms == 0 || s_.source.bitrate_kbps == 0) return fail("source: chunk_ms and bitrate must be > 0");
+  const std::string& m = s_.swarm.mode;
+  if (m != "push-pull" && m != "push" && m != "pull") {
+    return fail("swarm mode '" + m + "': expected push-pull, push or pull");
+  }
+  return core::ok();
+}
+
+swarm::node_settings engine::settings_for(std::uint32_t i) const {
+  const scenario::planned_node& pn = p_.nodes[i];
+  const bool origin = pn.kind == scenario::node_kind::origin;
+  swarm::node_settings ns;
+  ns.id = id_of(i);
+  ns.role = origin ? ps::node_role::origin : ps::node_role::peer;
+  ns.stream = stream_;
+  ns.listen_port = k_swarm_port;
+  ns.min_neighbours = origin ? 0 : s_.swarm.min_neighbours;
+  ns.max_neighbours = origin ? s_.origin.max_neighbours : s_.swarm.max_neighbours;
+  ns.upload_kbps = kbps_of(pn.upload_bps);
+  ns.playout_delay = core::micros{std::int64_t{s_.swarm.playout_delay_ms} * 1000};
+  ns.seed = mix(s_.seed * 0x100000001b3ULL + i);
+  ns.max_arrival_records = k_arrival_records;
+  if (s_.swarm.mode == "push") {
+    // Epidemic push only: no request is ever sent (the request bound is 0 everywhere), so a
+    // joiner starts from the first chunk pushed to it.
+    ns.request_floor = 0;
+    ns.request_cap = 0;
+  } else if (s_.swarm.mode == "pull") {
+    // Pull only: nothing is pushed, so nothing is worth waiting for before pulling.
+    ns.push_fanout = 0;
+    ns.relay_fanout = 0;
+    ns.pull_grace = core::micros{0};
+    ns.local_grace = core::micros{0};
+  }
+  return ns;
+}
+
+std::int64_t engine::one_way_us(std::uint32_t a, std::uint32_t b) const {
+  return std::max<std::int64_t>(0, p_.one_way(a, b).count());
+}
+
+// --- joining and leaving ---------------------------------------------------------------------
+
+void engine::on_join(std::uint32_t i) {
+  sim_node& n = nodes_[i];
+  if (n.st != sim_node::state::pending) return;
+  n.st = sim_node::state::alive;
+  n.log = std::make_unique<chunk::chunk_log>(core::micros{std::int64_t{settings_.log_window_s} * 1'000'000});
+  n.node = std::make_unique<swarm::node>(settings_for(i), *n.log, verify_marker);
+  c_.on_join(i, now_tp_);
+  ++stats_.node_inputs;
+  n.node->on_timeout(now_tp_);
+  settle(i);
+  on_announce(i);
+}
+
+void engine::on_leave(std::uint32_t i) {
+  if (!alive(i)) return;
+  sim_node& n = nodes_[i];
+  // A graceful leaver says goodbye to the tracker; a killed node just vanishes (its entry
+  // expires). Either way its connections close and the other ends notice one delay later.
+  if (!p_.nodes[i].killed && tracker_up_) {
+    tracker::request_context ctx;
+    ctx.remote_address = host_of(i);
+    (void)tracker_.leave(pt::encode(pt::leave_request{id_of(i), stream_}), ctx, now_tp_);
+  }
+  n.st = sim_node::state::gone;
+  const std::vector<std::uint32_t> flows = n.conns;
+  for (const std::uint32_t f : flows) close_conn(f / 2, static_cast<int>(f % 2));
+  c_.on_left(i, now_tp_);
+  tally(i);
+  n.node.reset();
+  n.log.reset();
+  n.conns = {};
+  n.up = fair_link{};
+  n.down = fair_link{};
+}
+
+void engine::tally(std::uint32_t i) {
+  const swarm::node_stats& a = nodes_[i].node->stats();
+  swarm::node_stats& t = stats_.swarm;
+  for (auto f : {&swarm::node_stats::chunks_pushed_in, &swarm::node_stats::chunks_pulled_in,
+                 &swarm::node_stats::chunks_local, &swarm::node_stats::duplicate_chunks,
+                 &swarm::node_stats::duplicate_pushes, &swarm::node_stats::duplicate_bytes,
+                 &swarm::node_stats::stale_chunks, &swarm::node_stats::requests_sent,
+                 &swarm::node_stats::requests_timed_out, &swarm::node_stats::cancels_sent,
+                 &swarm::node_stats::rejects_received, &swarm::node_stats::chunks_skipped_late,
+                 &swarm::node_stats::chunks_pushed_out, &swarm::node_stats::requests_served,
+                 &swarm::node_stats::requests_rejected, &swarm::node_stats::pushes_dropped,
+                 &swarm::node_stats::bad_signatures, &swarm::node_stats::floods, &swarm::node_stats::bans,
+                 &swarm::node_stats::refused_banned, &swarm::node_stats::refused_full,
+                 &swarm::node_stats::refused_duplicate, &swarm::node_stats::replaced, &swarm::node_stats::dials,
+                 &swarm::node_stats::haves_ignored, &swarm::node_stats::arrivals_dropped}) {
+    t.*f += a.*f;
+  }
+  for (auto f : {&swarm::node_stats::bytes_down, &swarm::node_stats::bytes_up}) {
+    (t.*f).origin += (a.*f).origin;
+    (t.*f).edge += (a.*f).edge;
+    (t.*f).peer += (a.*f).peer;
+  }
+}
+
+// --- the tracker -----------------------------------------------------------------------------
+
+pt::announce_request engine::announce_for(std::uint32_t i) const {
+  const scenario::planned_node& pn = p_.nodes[i];
+  pt::announce_request a;
+  a.id = id_of(i);
+  a.stream = stream_;
+  a.role = pn.kind == scenario::node_kind::origin ? ps::node_role::origin : ps::node_role::peer;
+  a.host = host_of(i);
+  a.port = k_swarm_port;
+  a.upload_kbps = kbps_of(pn.upload_bps);
+  if (pn.region < p_.region_names.size()) a.region = p_.region_names[pn.region];
+  if (a.role == ps::node_role::origin) {
+    a.stream_kbps = s_.source.bitrate_kbps;
+    a.public_key = public_key_;
+  }
+  return a;
+}
+
+std::int64_t engine::backoff_us(std::uint32_t i, std::uint32_t failures) const {
+  const std::uint32_t doublings = std::min<std::uint32_t>(failures - 1, 16);
+  const std::int64_t d = std::min(k_backoff_max_us, k_backoff_initial_us << doublings);
+  const double u = unit(s_.seed ^ (std::uint64_t{i} << 20) ^ failures);
+  return static_cast<std::int64_t>(static_cast<double>(d) * (1.0 - k_backoff_jitter * u));
+}
+
+void engine::on_announce(std::uint32_t i) {
+  if (!alive(i)) return;
+  const bool origin = p_.nodes[i].kind == scenario::node_kind::origin;
+  std::int64_t next = 0;
+  bool ok = false;
+  if (tracker_up_) {
+    tracker::request_context ctx;
+    ctx.remote_address = host_of(i);
+    auto r = tracker_.announce(announce_for(i), ctx, now_tp_);
+    if (r) {
+      ok = true;
+      ++stats_.announces;
+      nodes_[i].tracker_failures = 0;
+      next = origin ? k_origin_announce_us
+                    : std::clamp<std::int64_t>(r->interval.count(), pt::k_min_interval.count(), 600'000'000);
+      if (!origin && !r->candidates.empty()) {
+        std::vector<ps::peer_address> addresses;
+        addresses.reserve(r->candidates.size());
+        for (pt::candidate& c : r->candidates) addresses.push_back(std::move(c.address));
+        ++stats_.node_inputs;
+        nodes_[i].node->on_candidates(addresses, now_tp_);
+        settle(i);
+      }
+    }
+  }
+  if (!ok) next = backoff_us(i, ++nodes_[i].tracker_failures);
+  queue_.push(now_ + next, event_kind::announce, i);
+}
+
+// --- the origin's stream -----------------------------------------------------------------------
+
+void engine::on_produce(std::uint64_t seq) {
+  if (!alive(0)) return;
+  const double exact = static_cast<double>(s_.source.bitrate_kbps) * 1000.0 / 8.0 * static_cast<double>(chunk_us_) / 1e6;
+  const double u = 2.0 * unit(s_.seed * 0x9e3779b97f4a7c15ULL + seq) - 1.0;
+  const double bytes = exact * (1.0 + settings_.chunk_size_jitter * u);
+  const std::size_t packets = std::max<std::size_t>(1, static_cast<std::size_t>(bytes) / chunk::k_ts_packet_bytes);
+  const std::size_t size = packets * chunk::k_ts_packet_bytes;
+
+  chunk::chunk_header h;
+  h.seq = core::chunk_seq{seq};
+  h.segment = core::segment_seq{seq / chunks_per_segment_};
+  h.source_time = now_tp_;
+  h.duration = core::micros{chunk_us_};
+  h.pts_90k = static_cast<std::int64_t>(seq) * chunk_us_ * 9 / 100;
+  const bool keyframe = seq % chunks_per_segment_ == 0;
+  if (keyframe) h.flags = chunk::flag_segment_start | chunk::flag_keyframe;
+  chunk::chunk_signature sig{};
+  sig[0] = k_signature_mark;
+  const chunk::chunk_ptr c = chunk::make_chunk(h, std::make_shared<const core::bytes>(size, std::uint8_t{0x47}), sig);
+  c_.on_produced(seq, now_tp_, keyframe, size);
+  ++stats_.node_inputs;
+  nodes_[0].node->on_local_chunk(c, now_tp_);
+  settle(0);
+
+  const std::int64_t next = p_.nodes[0].join_at.count() + static_cast<std::int64_t>(seq + 1) * chunk_us_;
+  if (next < end_us_) queue_.push(next, event_kind::produce, static_cast<std::uint32_t>(seq + 1));
+}
+
+// --- scenario events and timers ----------------------------------------------------------------
+
+void engine::on_plan_event(std::uint32_t k) {
+  const scenario::planned_event& e = p_.events[k];
+  std::string label = e.label;
+  switch (e.k) {
+    case scenario::planned_event::kind::tracker_stop:
+      tracker_up_ = false;
+      if (label.empty()) label = "tracker stopped";
+      break;
+    case scenario::planned_event::kind::tracker_start:
+      tracker_up_ = true;
+      if (label.empty()) label = "tracker started";
+      break;
+    case scenario::planned_event::kind::marker:
+      break;
+  }
+  c_.on_event(now_tp_, std::move(label));
+}
+
+void engine::on_timer(std::uint32_t i, std::uint32_t gen) {
+  sim_node& n = nodes_[i];
+  if (n.st != sim_node::state::alive || n.timer_gen != gen) {
+    ++stats_.stale_events;
+    return;
+  }
+  n.timer_at = fair_link::k_never;
+  ++stats_.timeouts;
+  ++stats_.node_inputs;
+  n.node->on_timeout(now_tp_);
+  settle(i);
+}
+
+}  // namespace meshcast::sim::detail
