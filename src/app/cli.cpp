@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 
 extern "C" {
 #include <libavutil/log.h>
@@ -10,6 +11,7 @@ extern "C" {
 
 #include "app/origin.hpp"
 #include "app/peer.hpp"
+#include "app/lab_cmd.hpp"
 #include "app/tracker_cmd.hpp"
 #include <spdlog/sinks/stdout_color_sinks.h>
 
@@ -64,6 +66,8 @@ void add_origin(CLI::App& app, origin_settings& s, std::vector<std::string>& key
       ->capture_default_str();
   o->add_option("--max-neighbours", s.max_neighbours, "Peers the source peer serves directly")
       ->capture_default_str()->check(CLI::Range(1, 10000));
+  o->add_option("--record", s.record, "FILE: write the first stream's swarm record for `meshcast lab` "
+                "(chunks produced, bytes sent; docs/lab.md)");
 }
 
 void add_peer(CLI::App& app, peer_settings& s) {
@@ -96,6 +100,8 @@ void add_peer(CLI::App& app, peer_settings& s) {
       ->capture_default_str()->check(CLI::Range(1, 256));
   p->add_option("--window", s.window_seconds, "Seconds of the stream kept in memory")
       ->capture_default_str()->check(CLI::Range(2, 3600));
+  p->add_option("--record", s.record, "FILE: write this node's swarm record for `meshcast lab` "
+                "(join, chunk arrivals, duplicates, bytes sent; docs/lab.md)");
 }
 
 void add_tracker(CLI::App& app, tracker_settings& s) {
@@ -126,6 +132,8 @@ int run(int argc, char** argv) {
   add_peer(app, peer);
   tracker_settings tracker;
   add_tracker(app, tracker);
+  experiment_settings lab, sim;
+  add_experiment_commands(app, lab, sim);
 
   try {
     app.parse(argc, argv);
@@ -161,6 +169,13 @@ int run(int argc, char** argv) {
     return run_origin(origin);
   }
   if (app.got_subcommand("tracker")) return run_tracker(tracker);
+  if (app.got_subcommand("sim")) return run_sim(sim);
+  if (app.got_subcommand("lab")) {
+    std::error_code ec;
+    lab.self_binary = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+    if (ec) lab.self_binary = argv[0];
+    return run_lab(lab);
+  }
   if (app.got_subcommand("peer")) {
     if (peer.tracker.empty() == peer.join.empty()) {
       spdlog::error("meshcast peer needs exactly one of --tracker URL or --join HOST:PORT");

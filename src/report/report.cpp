@@ -88,22 +88,40 @@ core::result<void> write_file(const fs::path& path, const std::string& text) {
   return {};
 }
 
-std::string gnuplot_script(bool has_events, bool has_peers_classes) {
-  // One script for all plots, kept in the report directory so a user can restyle and re-run it
-  // (cd DIR && gnuplot plots.gp).
+/// Which plots have data (gnuplot refuses to plot a file with no valid point).
+struct plot_data {
+  bool delay = false;       ///< any arrival at a viewer
+  bool continuity = false;  ///< any viewer with chunks due
+  bool classes = false;     ///< any node that joined
+  bool points = false;      ///< any sampled arrival record
+  bool events = false;
+};
+
+/// One script for all plots, kept in the report directory so a user can restyle and re-run it
+/// (cd DIR && gnuplot plots.gp). Returns the script and the names of the plots it draws.
+std::pair<std::string, std::string> gnuplot_script(const plot_data& d) {
   std::string g = R"(# Plots of a meshcast lab/sim report. Re-run with: cd DIR && gnuplot plots.gp
 set datafile separator ','
 set terminal pngcairo size 1000,600 font 'sans,10'
 set grid
 set key top left
-
+)";
+  std::string drawn;
+  if (d.delay) {
+    drawn += " delay_cdf.png";
+    g += R"(
 set output 'delay_cdf.png'
 set title 'Delay from source to arrival, all viewers (CDF)'
 set xlabel 'delay (ms)'
 set ylabel 'share of chunk arrivals'
 set yrange [0:1]
 plot 'delay_cdf.csv' using 1:2 skip 1 with lines lw 2 title 'delay CDF'
-
+set autoscale y
+)";
+  }
+  if (d.continuity) {
+    drawn += " continuity.png";
+    g += R"(
 set output 'continuity.png'
 set title 'Continuity per viewer (sorted)'
 set xlabel 'viewers, worst first'
@@ -112,7 +130,9 @@ set yrange [*:100.5]
 plot 'continuity_sorted.csv' using 1:2 skip 1 with linespoints pt 7 ps 0.5 title 'on-time share of due chunks'
 set autoscale y
 )";
-  if (has_peers_classes) {
+  }
+  if (d.classes) {
+    drawn += " upload_share.png";
     g += R"(
 set output 'upload_share.png'
 set title 'Upload by node class'
@@ -132,30 +152,35 @@ unset y2tics
 unset y2label
 set ytics mirror
 set style data lines
+set autoscale y
 )";
   }
+  drawn += " timeline.png";
   g += R"(
 set output 'timeline.png'
 set terminal pngcairo size 1000,900 font 'sans,10'
+unset title
 set multiplot layout 3,1 title 'Timeline'
 set xlabel 'time (s)'
 set key top right
 )";
-  const std::string marks = has_events ? R"(load 'events.gp'
-)"
-                                       : "";
-  g += marks;
-  g += R"(set ylabel 'delay (ms)'
+  if (d.events) g += "load 'events.gp'\n";
+  if (d.delay) {
+    g += R"(set ylabel 'delay (ms)'
 plot 'timeline.csv' using 1:6 skip 1 with lines lw 2 title 'p50', '' using 1:7 skip 1 with lines lw 2 title 'p95'
-set ylabel 'continuity (%)'
-plot 'timeline.csv' using 1:($5*100) skip 1 with lines lw 2 title 'continuity of due chunks', \
-     '' using 1:(100*$2/column(2)) skip 1 with lines dt 2 notitle
+)";
+  }
+  g += R"(set ylabel 'continuity (%)'
+plot 'timeline.csv' using 1:($5*100) skip 1 with lines lw 2 title 'continuity of due chunks'
 set ylabel 'x stream rate'
 plot 'timeline.csv' using 1:8 skip 1 with lines lw 2 title 'origin egress', \
      '' using 1:($2/10) skip 1 with lines dt 2 title 'viewers / 10'
 unset multiplot
-
 set terminal pngcairo size 1000,600 font 'sans,10'
+)";
+  if (d.points) {
+    drawn += " delay_per_chunk.png";
+    g += R"(
 set output 'delay_per_chunk.png'
 set title 'Delay of each chunk at each sampled viewer'
 set xlabel 'source time (s)'
@@ -165,7 +190,8 @@ plot 'delay_points.csv' using 1:2 skip 1 with dots lc rgb '#3060c0' title 'arriv
      'delay_by_chunk.csv' using 1:3 skip 1 with lines lw 2 lc rgb '#d04020' title 'p95 per chunk', \
      '' using 1:2 skip 1 with lines lw 2 lc rgb '#20a040' title 'median per chunk'
 )";
-  return g;
+  }
+  return {g, drawn};
 }
 
 }  // namespace
@@ -483,8 +509,16 @@ core::result<std::string> write_report(const scenario::scenario& s, const scenar
   }
 
   // --- plots -------------------------------------------------------------------------------
-  const bool has_classes = std::count_if(groups.begin(), groups.end(), [](const group_sum& g) { return g.nodes > 0; }) > 0;
-  if (auto w = write_file(dir / "plots.gp", gnuplot_script(!r.events.empty(), has_classes)); !w) return w.error();
+  plot_data pd;
+  pd.delay = r.delay.count() > 0;
+  pd.classes = std::any_of(groups.begin(), groups.end(), [](const group_sum& g) { return g.nodes > 0; });
+  pd.continuity = std::any_of(r.nodes.begin(), r.nodes.end(), [&](const node_result& n) {
+    return p.nodes[n.index].kind == node_kind::peer && n.join_us >= 0 && n.due > 0;
+  });
+  pd.points = !r.arrivals.empty();
+  pd.events = !r.events.empty();
+  const auto [script, drawn] = gnuplot_script(pd);
+  if (auto w = write_file(dir / "plots.gp", script); !w) return w.error();
   if (o.plots) {
     if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
       sm << "plots          not drawn: gnuplot is not installed (plots.gp is in the report directory)\n";
@@ -493,7 +527,7 @@ core::result<std::string> write_report(const scenario::scenario& s, const scenar
       if (std::system(cmd.c_str()) != 0) {
         return core::make_error(report_errc::plot, "gnuplot failed; see " + (dir / "gnuplot.log").string());
       }
-      sm << "plots          delay_cdf.png continuity.png upload_share.png timeline.png delay_per_chunk.png\n";
+      sm << "plots         " << drawn << "\n";
     }
   }
   sm << "report         " << (dir / "report.json").string() << "\n";
