@@ -26,6 +26,7 @@
 #include "net/tracker_client.hpp"
 #include "net/tracker_routes.hpp"
 #include "report/histogram.hpp"
+#include "sim/node_config.hpp"
 #include "tracker/service.hpp"
 
 namespace meshcast::lab {
@@ -57,17 +58,8 @@ double thread_cpu_s(clockid_t id) {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-std::uint32_t kbps_of(double bps) {
-  if (bps <= 0) return 0;
-  return static_cast<std::uint32_t>(std::max(1.0, std::round(bps / 1000.0)));
-}
+using sim::kbps_of;
+std::uint64_t mix(std::uint64_t x) { return sim::mix64(x); }
 
 struct node_id_hash {
   std::size_t operator()(const ps::node_id& id) const {
@@ -331,29 +323,11 @@ class runner {
   // --- nodes ---------------------------------------------------------------------------------
 
   swarm::node_settings node_settings(std::uint32_t i) const {
-    const scenario::planned_node& pn = p_.nodes[i];
-    const bool origin = pn.kind == node_kind::origin;
-    swarm::node_settings ns;
+    swarm::node_settings ns = sim::node_settings_for(s_, p_.nodes[i]);  // the simulator's nodes exactly
     ns.id = nodes_[i].id;
-    ns.role = origin ? ps::node_role::origin : ps::node_role::peer;
     ns.stream = k_stream;
     ns.rendition = k_rendition;
-    ns.min_neighbours = origin ? 0 : s_.swarm.min_neighbours;
-    ns.max_neighbours = origin ? s_.origin.max_neighbours : s_.swarm.max_neighbours;
-    ns.upload_kbps = kbps_of(pn.upload_bps);
-    ns.playout_delay = core::micros{std::int64_t{s_.swarm.playout_delay_ms} * 1000};
-    ns.seed = mix(s_.seed * 0x100000001b3ULL + i);
     ns.max_arrival_records = k_arrival_records;
-    // The same scheduling variants as the simulator (sim/engine_nodes.cpp).
-    if (s_.swarm.mode == "push") {
-      ns.request_floor = 0;
-      ns.request_cap = 0;
-    } else if (s_.swarm.mode == "pull") {
-      ns.push_fanout = 0;
-      ns.relay_fanout = 0;
-      ns.pull_grace = core::micros{0};
-      ns.local_grace = core::micros{0};
-    }
     return ns;
   }
 

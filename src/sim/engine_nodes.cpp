@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "sim/engine.hpp"
+#include "sim/node_config.hpp"
 
 namespace meshcast::sim::detail {
 
@@ -24,18 +25,8 @@ constexpr std::int64_t k_origin_announce_us = 1'000'000;
 /// Arrival records a node may hold: the engine drains them after every input.
 constexpr std::size_t k_arrival_records = 64;
 
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+std::uint64_t mix(std::uint64_t x) { return mix64(x); }
 double unit(std::uint64_t x) { return static_cast<double>(mix(x) >> 11) * 0x1.0p-53; }
-
-std::uint32_t kbps_of(double bps) {
-  if (bps <= 0) return 0;
-  return static_cast<std::uint32_t>(std::max(1.0, std::round(bps / 1000.0)));
-}
 
 tracker::service_settings tracker_settings(const scenario::scenario& s, const scenario::plan& p) {
   tracker::service_settings t;
@@ -96,31 +87,11 @@ core::result<void> engine::check() const {
 }
 
 swarm::node_settings engine::settings_for(std::uint32_t i) const {
-  const scenario::planned_node& pn = p_.nodes[i];
-  const bool origin = pn.kind == scenario::node_kind::origin;
-  swarm::node_settings ns;
+  swarm::node_settings ns = node_settings_for(s_, p_.nodes[i]);
   ns.id = id_of(i);
-  ns.role = origin ? ps::node_role::origin : ps::node_role::peer;
   ns.stream = stream_;
   ns.listen_port = k_swarm_port;
-  ns.min_neighbours = origin ? 0 : s_.swarm.min_neighbours;
-  ns.max_neighbours = origin ? s_.origin.max_neighbours : s_.swarm.max_neighbours;
-  ns.upload_kbps = kbps_of(pn.upload_bps);
-  ns.playout_delay = core::micros{std::int64_t{s_.swarm.playout_delay_ms} * 1000};
-  ns.seed = mix(s_.seed * 0x100000001b3ULL + i);
   ns.max_arrival_records = k_arrival_records;
-  if (s_.swarm.mode == "push") {
-    // Epidemic push only: no request is ever sent (the request bound is 0 everywhere), so a
-    // joiner starts from the first chunk pushed to it.
-    ns.request_floor = 0;
-    ns.request_cap = 0;
-  } else if (s_.swarm.mode == "pull") {
-    // Pull only: nothing is pushed, so nothing is worth waiting for before pulling.
-    ns.push_fanout = 0;
-    ns.relay_fanout = 0;
-    ns.pull_grace = core::micros{0};
-    ns.local_grace = core::micros{0};
-  }
   return ns;
 }
 

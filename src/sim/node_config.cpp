@@ -1,0 +1,45 @@
+#include "sim/node_config.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace meshcast::sim {
+
+std::uint64_t mix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+std::uint32_t kbps_of(double bps) {
+  if (bps <= 0) return 0;
+  return static_cast<std::uint32_t>(std::max(1.0, std::round(bps / 1000.0)));
+}
+
+swarm::node_settings node_settings_for(const scenario::scenario& s, const scenario::planned_node& pn) {
+  namespace ps = proto::swarm;
+  const bool origin = pn.kind == scenario::node_kind::origin;
+  swarm::node_settings ns;
+  ns.role = origin ? ps::node_role::origin : ps::node_role::peer;
+  ns.min_neighbours = origin ? 0 : s.swarm.min_neighbours;
+  ns.max_neighbours = origin ? s.origin.max_neighbours : s.swarm.max_neighbours;
+  ns.upload_kbps = kbps_of(pn.upload_bps);
+  ns.playout_delay = core::micros{std::int64_t{s.swarm.playout_delay_ms} * 1000};
+  ns.seed = mix64(s.seed * 0x100000001b3ULL + pn.index);
+  if (s.swarm.mode == "push") {
+    // Epidemic push only: no request is ever sent, so a joiner starts from the first chunk
+    // pushed to it.
+    ns.request_floor = 0;
+    ns.request_cap = 0;
+  } else if (s.swarm.mode == "pull") {
+    // Pull only: nothing is pushed, so nothing is worth waiting for before pulling.
+    ns.push_fanout = 0;
+    ns.relay_fanout = 0;
+    ns.pull_grace = core::micros{0};
+    ns.local_grace = core::micros{0};
+  }
+  return ns;
+}
+
+}  // namespace meshcast::sim
