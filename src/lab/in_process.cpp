@@ -1,4 +1,5 @@
 #include "lab/in_process.hpp"
+#include "core/splitmix.hpp"
 
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -59,7 +60,7 @@ double thread_cpu_s(clockid_t id) {
 }
 
 using sim::kbps_of;
-std::uint64_t mix(std::uint64_t x) { return sim::mix64(x); }
+using core::splitmix64;
 
 struct node_id_hash {
   std::size_t operator()(const ps::node_id& id) const {
@@ -200,7 +201,7 @@ class runner {
         announce_timer_(io_),
         end_timer_(io_) {
     nodes_.resize(p_.nodes.size());
-    std::mt19937_64 rng(mix(s_.seed ^ 0x6c6162ULL));  // "lab"
+    std::mt19937_64 rng(splitmix64(s_.seed ^ 0x6c6162ULL));  // "lab"
     for (std::uint32_t i = 0; i < nodes_.size(); ++i) {
       for (auto& b : nodes_[i].id) b = static_cast<std::uint8_t>(rng());
       ids_[nodes_[i].id] = i;
@@ -352,7 +353,7 @@ class runner {
       ls.upload_bps = pn.upload_bps;
       ls.download_bps = pn.download_bps;
       ls.loss = p_.loss;
-      ls.seed = mix(s_.seed * 0x9e3779b97f4a7c15ULL + i);
+      ls.seed = splitmix64(s_.seed * 0x9e3779b97f4a7c15ULL + i);
       ts.shaper = std::make_shared<net::link_shaper>(ls);
       ts.link_delay = [this, i](const ps::hello& h) {
         const auto it = ids_.find(h.id);
@@ -467,7 +468,7 @@ class runner {
     a.upload_kbps = kbps_of(p_.nodes[i].upload_bps);
     const auto region = p_.nodes[i].region;
     if (region < p_.region_names.size()) a.region = p_.region_names[region];
-    ts.client.seed = mix(s_.seed * 31 + i);
+    ts.client.seed = splitmix64(s_.seed * 31 + i);
     n.tracker = std::make_unique<net::tracker_client>(
         io_, ts, [this, i](const pt::announce_response& r) { on_candidates(i, r); },
         [this, i](const core::error& e) { spdlog::debug("lab: {}: tracker: {}", p_.name_of(i), e.message); });

@@ -1,4 +1,5 @@
 #include "report/collector.hpp"
+#include "core/splitmix.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -18,13 +19,6 @@ bool get_bit(const std::vector<std::uint64_t>& bits, std::size_t i) {
   return i / 64 < bits.size() && ((bits[i / 64] >> (i % 64)) & 1U) != 0;
 }
 
-/// SplitMix64: a fixed, well-mixed hash for choosing the sampled viewers from the seed.
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 std::size_t second_of(std::int64_t us) { return us <= 0 ? 0 : static_cast<std::size_t>(us / 1'000'000); }
 
@@ -45,7 +39,7 @@ collector::collector(collector_settings s, const scenario::plan& plan) : s_(s), 
   const double keep = all ? 1.0 : static_cast<double>(s_.sample_nodes) / static_cast<double>(viewers);
   for (std::uint32_t i = 0; i < nodes_.size(); ++i) {
     if (!is_viewer(i)) continue;
-    const double u = static_cast<double>(mix(s_.seed * 0x100000001b3ULL + i) >> 11) * 0x1.0p-53;
+    const double u = core::unit_interval(core::splitmix64(s_.seed * 0x100000001b3ULL + i));
     if (all || u < keep) {
       nodes_[i].sample = static_cast<std::int32_t>(sampled_.size());
       sampled_.emplace_back();
@@ -127,7 +121,6 @@ void collector::on_event(core::time_point t, std::string label) { events_.emplac
 
 run_result collector::finish(core::time_point end) {
   run_result r;
-  finished_ = true;
   const std::int64_t end_us = rel(end);
   const std::int64_t delay_us = s_.playout_delay.count();
   r.duration_us = end_us;

@@ -146,7 +146,6 @@ class collector {
   std::vector<std::pair<std::int64_t, std::string>> events_;
   std::vector<arrival_record> records_;
   histogram delay_;
-  bool finished_ = false;
 };
 
 }  // namespace meshcast::report

@@ -1,5 +1,6 @@
 // The engine's loop, its messages, links and connections (engine.hpp).
 #include "sim/engine.hpp"
+#include "core/splitmix.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -189,11 +190,7 @@ void engine::serialised(std::uint32_t slot, int d) {
 
 bool engine::lost(std::uint32_t wire_bytes) {
   // SplitMix64 over a counter: the draws depend only on the order of events.
-  std::uint64_t x = (rng_state_ += 0x9e3779b97f4a7c15ULL);
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  const double u = static_cast<double>(x >> 11) * 0x1.0p-53;
+  const double u = core::unit_interval(core::splitmix64_next(rng_state_));
   const double packets = std::ceil(static_cast<double>(wire_bytes) / k_segment_bytes);
   return u < 1.0 - std::pow(1.0 - p_.loss, packets);
 }

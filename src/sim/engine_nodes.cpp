@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "sim/engine.hpp"
+#include "core/splitmix.hpp"
 #include "sim/node_config.hpp"
 
 namespace meshcast::sim::detail {
@@ -25,8 +26,8 @@ constexpr std::int64_t k_origin_announce_us = 1'000'000;
 /// Arrival records a node may hold: the engine drains them after every input.
 constexpr std::size_t k_arrival_records = 64;
 
-std::uint64_t mix(std::uint64_t x) { return mix64(x); }
-double unit(std::uint64_t x) { return static_cast<double>(mix(x) >> 11) * 0x1.0p-53; }
+using core::splitmix64;
+double unit(std::uint64_t x) { return core::unit_interval(splitmix64(x)); }
 
 tracker::service_settings tracker_settings(const scenario::scenario& s, const scenario::plan& p) {
   tracker::service_settings t;
@@ -57,7 +58,7 @@ engine::engine(const scenario::scenario& s, const scenario::plan& p, report::col
   chunk_us_ = std::int64_t{s.source.chunk_ms} * 1000;
   chunks_per_segment_ = std::max<std::uint64_t>(1, s.source.chunk_ms ? s.source.gop_ms / s.source.chunk_ms : 1);
   socket_buffer_ = static_cast<std::uint32_t>(std::max<std::size_t>(1, settings.socket_buffer_bytes));
-  rng_state_ = mix(s.seed ^ 0x6c6f7373ULL);  // "loss"
+  rng_state_ = splitmix64(s.seed ^ 0x6c6f7373ULL);  // "loss"
   nodes_.resize(p.nodes.size());
   for (std::size_t i = 0; i < p.nodes.size(); ++i) {
     nodes_[i].up = fair_link(p.nodes[i].upload_bps / 8, settings.sharing);

@@ -1,16 +1,10 @@
 #include "sim/node_config.hpp"
+#include "core/splitmix.hpp"
 
 #include <algorithm>
 #include <cmath>
 
 namespace meshcast::sim {
-
-std::uint64_t mix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 std::uint32_t kbps_of(double bps) {
   if (bps <= 0) return 0;
@@ -26,7 +20,7 @@ swarm::node_settings node_settings_for(const scenario::scenario& s, const scenar
   ns.max_neighbours = origin ? s.origin.max_neighbours : s.swarm.max_neighbours;
   ns.upload_kbps = kbps_of(pn.upload_bps);
   ns.playout_delay = core::micros{std::int64_t{s.swarm.playout_delay_ms} * 1000};
-  ns.seed = mix64(s.seed * 0x100000001b3ULL + pn.index);
+  ns.seed = core::splitmix64(s.seed * 0x100000001b3ULL + pn.index);
   if (s.swarm.mode == "push") {
     // Epidemic push only: no request is ever sent, so a joiner starts from the first chunk
     // pushed to it.

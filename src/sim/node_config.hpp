@@ -12,8 +12,6 @@
 
 namespace meshcast::sim {
 
-/// SplitMix64: per-node seeds and other derived random streams.
-std::uint64_t mix64(std::uint64_t x);
 /// bits/s → kbit/s for node settings and announces; 0 (unlimited) stays 0, anything else ≥ 1.
 std::uint32_t kbps_of(double bps);
 

@@ -2,6 +2,11 @@
 has every figure, plots are real PNG images. Bounds are sanity floors, never exact timings."""
 import json
 import os
+import subprocess
+
+import harness
+
+SCENARIOS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scenarios"))
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PLOTS = ["delay_cdf.png", "continuity.png", "upload_share.png", "timeline.png", "delay_per_chunk.png"]
@@ -44,3 +49,13 @@ def check_plots(out, fail):
 def arrivals_rows(out):
     with open(os.path.join(out, "arrivals.csv")) as f:
         return sum(1 for _ in f) - 1
+
+
+def run_experiment(meshcast, command, scenario, out, *extra, timeout=240):
+    """Runs `meshcast lab|sim --scenario scenarios/SCENARIO --out OUT ...` to its end (bounded by
+    `timeout`); fails the test on a non-zero exit. Returns what it printed (the summary)."""
+    argv = [meshcast, command, "--scenario", os.path.join(SCENARIOS, scenario), "--out", out, *extra]
+    res = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    if res.returncode != 0:
+        harness.fail(f"meshcast {command} {scenario} exited {res.returncode}:\n{res.stderr.decode()[-4000:]}")
+    return res.stdout.decode()

@@ -2,24 +2,14 @@
 writes a complete report with sane figures and PNG plots; the churn scenario (half the peers
 leave within 10 s) shows the rest recover. Bounded: each run stops by itself after the
 scenario's duration plus the playout delay; the whole test is capped by ctest's timeout."""
-import json
 import os
-import subprocess
-import sys
 
 import harness
-from report_checks import arrivals_rows, check_plots, load_report
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-SCENARIOS = os.path.normpath(os.path.join(HERE, "..", "..", "scenarios"))
+from report_checks import arrivals_rows, check_plots, load_report, run_experiment
 
 
-def run_lab(meshcast, scenario, out, *extra, timeout=240):
-    argv = [meshcast, "lab", "--scenario", os.path.join(SCENARIOS, scenario), "--out", out, *extra]
-    res = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
-    if res.returncode != 0:
-        harness.fail(f"meshcast lab {scenario} exited {res.returncode}:\n{res.stderr.decode()[-4000:]}")
-    return res.stdout.decode()
+def run_lab(meshcast, scenario, out, *extra):
+    return run_experiment(meshcast, "lab", scenario, out, *extra)
 
 
 def fail(msg):

@@ -1,21 +1,13 @@
 """meshcast sim: the CI scenario in the simulator writes a complete report with sane figures and
 plots, and the same seed gives a byte-identical report.json (determinism)."""
 import os
-import subprocess
 
 import harness
-from report_checks import check_plots, load_report
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-SCENARIOS = os.path.normpath(os.path.join(HERE, "..", "..", "scenarios"))
+from report_checks import check_plots, load_report, run_experiment
 
 
-def run_sim(meshcast, scenario, out, *extra, timeout=240):
-    argv = [meshcast, "sim", "--scenario", os.path.join(SCENARIOS, scenario), "--out", out, *extra]
-    res = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
-    if res.returncode != 0:
-        harness.fail(f"meshcast sim {scenario} exited {res.returncode}:\n{res.stderr.decode()[-4000:]}")
-    return res.stdout.decode()
+def run_sim(meshcast, scenario, out, *extra):
+    return run_experiment(meshcast, "sim", scenario, out, *extra)
 
 
 def main():

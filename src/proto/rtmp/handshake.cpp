@@ -1,4 +1,5 @@
 #include "proto/rtmp/handshake.hpp"
+#include "core/splitmix.hpp"
 
 #include <cstdio>
 #include <cstring>
@@ -7,13 +8,8 @@
 namespace meshcast::proto::rtmp {
 namespace {
 
-// splitmix64: a few lines, good enough to fill handshake padding that nobody checks.
-std::uint64_t next_random(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+// splitmix64: good enough to fill handshake padding that nobody checks.
+std::uint64_t next_random(std::uint64_t& state) { return core::splitmix64_next(state); }
 
 void put_random_block(core::bytes& out, std::uint64_t seed) {
   const std::size_t at = out.size();

@@ -1,4 +1,5 @@
 #include "proto/swarm/session.hpp"
+#include "core/splitmix.hpp"
 
 #include <algorithm>
 
@@ -15,12 +16,7 @@ std::string duration_text(core::micros d) {
 }
 
 /// splitmix64: spreads the nonce seed and a counter into an unpredictable-looking nonce.
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+std::uint64_t mix(std::uint64_t x) { return core::splitmix64(x); }
 
 /// A close text fit for the wire: at most k_max_close_text_bytes (not cutting a UTF-8
 /// sequence), control characters replaced by '?'.
