@@ -215,10 +215,22 @@ struct node::impl {
     const auto src = source_time_of(seq);
     return src && (now + origin_offset) - *src <= s.push_max_age;
   }
-  /// How long until an answer with deadline `dl` would go out: the answers with an earlier
-  /// deadline go first, at our budget's rate, halved while first copies of fresh chunks wait
-  /// (they go before answers that are not urgent; at most one per chunk).
-  [[nodiscard]] micros serve_wait(time_point dl, time_point now) const {
+  /// The order answers go out in (docs/swarm.md, "Upload"): the largest key first. The newest
+  /// chunk first — its copy is the one the requester can still pass on to others, where an answer
+  /// about to miss its deadline feeds one playout and can be had from the source — and a
+  /// requester that advertises more upload counts as that many chunk durations newer (up to 4),
+  /// since it passes more on.
+  [[nodiscard]] time_point serve_key(time_point dl, const neighbour_state& requester) const {
+    if (requester.hello.upload_kbps == 0 || chunk_bytes == 0) return dl;
+    const double d = static_cast<double>(chunk_duration().count());
+    const double stream_bytes_per_s = static_cast<double>(chunk_bytes) * 1e6 / d;
+    const double upload_x = requester.hello.upload_kbps * 125.0 / stream_bytes_per_s;
+    return dl + micros{static_cast<std::int64_t>(std::min(4.0, upload_x) * d)};
+  }
+  /// How long until an answer with serve key `key` would go out: the answers with a larger key go
+  /// first, at our budget's rate, halved while first copies of fresh chunks wait (they go before
+  /// answers that are not urgent; at most one per chunk).
+  [[nodiscard]] micros serve_wait(time_point key, time_point now) const {
     if (budget.unlimited()) return micros{0};
     double bytes = 0;
     bool pushes_waiting = false;
@@ -229,7 +241,7 @@ struct node::impl {
                                                      [](const pending_push& p) { return p.first; });
       for (const serve_queue::entry& e : nb.serving.entries()) {
         const auto edl = deadline_of(e.seq);
-        if (edl && *edl <= dl) bytes += static_cast<double>(chunk_bytes);
+        if (edl && serve_key(*edl, nb) >= key) bytes += static_cast<double>(chunk_bytes);
       }
     }
     bytes -= std::max(0.0, budget.tokens(now));

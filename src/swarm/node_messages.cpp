@@ -91,7 +91,7 @@ void node::impl::on_request(neighbour_state& nb, const ps::request& r, time_poin
       queue_reject(nb, seq, ps::reject_reason::not_held);
     } else if (*deadline_of(seq) <= now) {
       queue_reject(nb, seq, ps::reject_reason::too_late);
-    } else if (now + serve_wait(*deadline_of(seq), now) + nb.rtt.value_or(k_default_rtt) / 2 >
+    } else if (now + serve_wait(serve_key(*deadline_of(seq), nb), now) + nb.rtt.value_or(k_default_rtt) / 2 >
                *deadline_of(seq)) {
       // Our upload is committed past its deadline: say so now, so it asks elsewhere in time.
       queue_reject(nb, seq, ps::reject_reason::busy);

@@ -113,9 +113,10 @@ void node::impl::schedule_sends(time_point now) {
   send_ready_at.reset();
   const micros urgent = 3 * chunk_duration() + mean_rtt();
   while (true) {
-    // Pull answers: each neighbour's FIFO head; among them the earliest deadline.
+    // Pull answers: each neighbour's FIFO head; among them the largest serve key (the newest
+    // chunk, requesters with more upload first).
     neighbour_state* serve_nb = nullptr;
-    time_point serve_dl;
+    time_point serve_dl, serve_rank;
     for (auto& [id, nb] : nbs) {
       if (nb.closing || nb.ready) continue;
       while (const serve_queue::entry* e = nb.serving.front()) {
@@ -133,9 +134,11 @@ void node::impl::schedule_sends(time_point now) {
       const serve_queue::entry* e = nb.serving.front();
       if (!e) continue;
       const time_point dl = *deadline_of(e->seq);
-      if (!serve_nb || dl < serve_dl) {
+      const time_point rank = serve_key(dl, nb);
+      if (!serve_nb || rank > serve_rank) {
         serve_nb = &nb;
         serve_dl = dl;
+        serve_rank = rank;
       }
     }
     // Pushes: the newest first, a chunk's first copy before its others; stale ones (the target
@@ -163,11 +166,11 @@ void node::impl::schedule_sends(time_point now) {
         }
       }
     }
-    // The order (docs/swarm.md, "Upload"): answers someone's playout is about to wait on; then
-    // first copies of fresh chunks — each holder forwarding each new chunk at least once keeps
-    // the epidemic from dying at the few nodes next to the source, for at most 1× the stream
-    // rate; then the other answers, earliest deadline first; then extra push copies, which
-    // only spare upload pays for (they are the likeliest duplicates).
+    // The order (docs/swarm.md, "Upload"): the answer that ranks first if someone's playout is
+    // about to wait on it; then first copies of fresh chunks — each holder forwarding each new
+    // chunk at least once keeps the epidemic from dying at the few nodes next to the source, for
+    // at most 1× the stream rate; then the other answers, by serve key (newest chunk first); then
+    // extra push copies, which only spare upload pays for (they are the likeliest duplicates).
     const bool first_push = push_nb && push_nb->pushes[push_index].first;
     const bool serve_first = serve_nb && (serve_dl - now < urgent || !first_push);
     neighbour_state* nb = serve_first ? serve_nb : push_nb;

@@ -86,7 +86,8 @@ struct swarm_run {
     return static_cast<double>(d[static_cast<std::size_t>(p * static_cast<double>(d.size() - 1))]) / 1000;
   }
 
-  /// Every live peer (but `except`) gets ≥ `share` of its chunks on time; prints the figures.
+  /// Every live peer (but `except`) gets ≥ `share` of its chunks on time, and the mean is ≥ 99 %;
+  /// prints the figures.
   void expect_continuity(const char* name, core::time_point end, double share,
                          std::optional<sim_harness::index> except = std::nullopt) {
     double worst = 1, sum = 0;
@@ -101,6 +102,7 @@ struct swarm_run {
       sum += c.share();
       ++n;
     }
+    EXPECT_GE(sum / static_cast<double>(n), 0.99) << name << ": mean continuity";
     std::printf(
         "[%s] continuity mean %.4f, worst peer %.4f; origin egress %.2fx the stream rate; "
         "duplicates %.2f%%\n",
@@ -119,7 +121,10 @@ TEST(swarm_sim, thirty_peers_play_on_time_on_three_origin_copies_with_few_duplic
   swarm_run run(30);
   const auto end = run.t0 + 20s;
   run.sim.run_until(end);
-  run.expect_continuity("30 peers", end, 0.99);
+  // Worst peer ≥ 97 %: answers go newest chunk first (docs/swarm.md, "Upload"), which costs a
+  // small swarm's unluckiest peer a chunk or two that waited behind newer ones, and is what lets
+  // 200 peers with mixed uploads play at all.
+  run.expect_continuity("30 peers", end, 0.97);
   EXPECT_LT(run.origin_egress(end), 4.0);
   EXPECT_LT(run.duplicate_share(), 0.05);
   std::printf("[30 peers] delay p50 %.0f ms, p95 %.0f ms, p99 %.0f ms; control overhead %.2f%%\n",
@@ -156,7 +161,7 @@ TEST(swarm_sim, five_peers_leaving_abruptly_at_ten_seconds_do_not_hurt_the_rest)
   const auto end = run.t0 + 20s;
   run.sim.run_until(end);
   for (std::size_t k = 0; k < 5; ++k) EXPECT_FALSE(run.sim.alive(run.peers[k * 6]));
-  run.expect_continuity("30 peers, 5 leave at 10 s", end, 0.99);
+  run.expect_continuity("30 peers, 5 leave at 10 s", end, 0.97);
   EXPECT_LT(run.origin_egress(end), 4.0);
 }
 
