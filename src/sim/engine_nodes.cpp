@@ -226,10 +226,13 @@ void engine::on_produce(std::uint64_t seq) {
   const std::size_t packets = std::max<std::size_t>(1, static_cast<std::size_t>(bytes) / chunk::k_ts_packet_bytes);
   const std::size_t size = packets * chunk::k_ts_packet_bytes;
 
+  // A chunk is whole one chunk duration after its source time (its first frame), as the real
+  // packager closes it: the event fires then, the header carries the first frame's time.
+  const core::time_point source_time = now_tp_ - core::micros{chunk_us_};
   chunk::chunk_header h;
   h.seq = core::chunk_seq{seq};
   h.segment = core::segment_seq{seq / chunks_per_segment_};
-  h.source_time = now_tp_;
+  h.source_time = source_time;
   h.duration = core::micros{chunk_us_};
   h.pts_90k = static_cast<std::int64_t>(seq) * chunk_us_ * 9 / 100;
   const bool keyframe = seq % chunks_per_segment_ == 0;
@@ -237,13 +240,13 @@ void engine::on_produce(std::uint64_t seq) {
   chunk::chunk_signature sig{};
   sig[0] = k_signature_mark;
   const chunk::chunk_ptr c = chunk::make_chunk(h, std::make_shared<const core::bytes>(size, std::uint8_t{0x47}), sig);
-  c_.on_produced(seq, now_tp_, keyframe, size);
+  c_.on_produced(seq, source_time, keyframe, size);
   ++stats_.node_inputs;
   nodes_[0].node->on_local_chunk(c, now_tp_);
   settle(0);
 
-  const std::int64_t next = p_.nodes[0].join_at.count() + static_cast<std::int64_t>(seq + 1) * chunk_us_;
-  if (next < end_us_) queue_.push(next, event_kind::produce, static_cast<std::uint32_t>(seq + 1));
+  const std::int64_t next = p_.nodes[0].join_at.count() + static_cast<std::int64_t>(seq + 2) * chunk_us_;
+  if (next <= end_us_) queue_.push(next, event_kind::produce, static_cast<std::uint32_t>(seq + 1));
 }
 
 // --- scenario events and timers ----------------------------------------------------------------

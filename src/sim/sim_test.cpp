@@ -163,8 +163,9 @@ TEST(sim, another_seed_gives_another_run) {
 
 // A chain: the origin takes one neighbour and every peer two, so peer k can only get the stream
 // from peer k-1. Links run at 8 Mbit/s (one byte per µs), chunks are all 12,408 bytes, and each
-// hop sends a `have` and then the chunk itself: a chunk reaches peer k at
-//   source time + Σ over the hops (have + chunk frame bytes in µs + one-way delay).
+// hop sends a `have` and then the chunk itself: a chunk, whole at the origin one chunk duration
+// (100 ms) after its source time, reaches peer k at
+//   source time + 100 ms + Σ over the hops (have + chunk frame bytes in µs + one-way delay).
 void expect_chain_arrivals(sim_settings ss) {
   scenario::scenario s = parsed(R"(
 duration = 12
@@ -203,21 +204,21 @@ max_neighbours = 2
   const auto c = chunk::make_chunk(h, core::bytes(12'408), chunk::chunk_signature{});
   const std::int64_t hop_bytes = static_cast<std::int64_t>(proto::swarm::encoded_size(proto::swarm::have{}) +
                                                            proto::swarm::encoded_size(proto::swarm::chunk_data{c, true}));
-  std::int64_t expected[4] = {0, 0, 0, 0};
+  std::int64_t expected[4] = {100'000, 0, 0, 0};
   for (std::uint32_t k = 1; k < 4; ++k) {
     expected[k] = expected[k - 1] + hop_bytes + (access_ms[k - 1] + access_ms[k]) * 1000;
   }
   std::size_t checked[4] = {0, 0, 0, 0};
   for (const report::arrival_record& a : o.r.arrivals) {
     // Everyone has joined and settled by 4 s; what left the origin by 11.5 s arrived by 12 s.
-    if (a.source_us < 4'000'000 || a.source_us >= 11'500'000) continue;
+    if (a.source_us < 4'000'000 || a.source_us >= 11'400'000) continue;
     ASSERT_GE(a.node, 1U);
     EXPECT_EQ(a.from, a.node - 1) << "seq " << a.seq << " at peer " << a.node;
     EXPECT_TRUE(a.pushed);
     EXPECT_EQ(a.arrival_us - a.source_us, expected[a.node]) << "seq " << a.seq << " at peer " << a.node;
     ++checked[a.node];
   }
-  for (std::uint32_t k = 1; k < 4; ++k) EXPECT_EQ(checked[k], 75U) << "peer " << k << ": the chunks of 4..11.5 s";
+  for (std::uint32_t k = 1; k < 4; ++k) EXPECT_EQ(checked[k], 74U) << "peer " << k << ": the chunks of 4..11.4 s";
   EXPECT_EQ(o.mean_continuity(), 1.0);
 }
 
