@@ -3,7 +3,7 @@
 //  - run_in_process: every node on one Asio event loop over real loopback TCP; upload/download
 //    caps, link delays and loss applied in the swarm transport (net/link_shaper.hpp);
 //  - run_netns: every node its own `meshcast` process in its own network namespace, joined through
-//    one TUN device each by the lab's user-space wire (delay/rate/loss, lab/netns_wire.hpp: this
+//    one TUN device each by the lab's user-space wire (delay/rate/loss, lab/sansio/netns_wire.hpp: this
 //    kernel has no tc netem); the lab creates and removes the namespaces itself.
 // Both call collector::finish() and return its result. docs/lab.md.
 #pragma once
