@@ -22,6 +22,8 @@ struct lab_settings {
   std::string meshcast_binary;  ///< netns mode: the meshcast executable each node runs
   std::string work_dir;         ///< netns mode: per-node logs and record files go here
   bool keep_going_on_node_failure = true;
+  /// In-process mode: event loops (threads) the nodes are spread over; 0 = one per hardware core.
+  std::size_t threads = 0;
 };
 
 core::result<report::run_result> run_in_process(const scenario::scenario& s, const scenario::plan& p,
