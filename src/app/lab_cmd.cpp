@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "core/time.hpp"
+#include "lab/in_process.hpp"
 #include "lab/lab.hpp"
 #include "report/collector.hpp"
 #include "report/report.hpp"
@@ -86,9 +87,11 @@ report::collector_settings collector_settings_for(const prepared& p, const exper
   return c;
 }
 
-int finish(const prepared& p, const experiment_settings& s, const report::run_result& r, const std::string& mode) {
+int finish(const prepared& p, const experiment_settings& s, const report::run_result& r, const std::string& mode,
+           std::vector<std::string> notes = {}) {
   report::write_options w;
   w.mode = mode;
+  w.notes = std::move(notes);
   w.plots = !s.no_plots;
   auto summary = report::write_report(p.scn, p.plan, r, p.out, w);
   if (!summary) {
@@ -107,6 +110,10 @@ void add_experiment_commands(CLI::App& app, experiment_settings& lab, experiment
   l->add_flag("--netns", lab.netns,
               "One meshcast process per node, each in its own network namespace; the lab emulates the links "
               "(delay, rate, loss) through a TUN device per namespace (root; up to 100 nodes)");
+  l->add_option("--threads", lab.threads,
+                "In one process: event loops to spread the nodes over, one thread each (default: one per "
+                "hardware core)")
+      ->check(CLI::Range(1, 256));
   auto* s = app.add_subcommand("sim", "Run a scenario in the discrete-event simulator (same swarm code, virtual time)");
   add_common(s, sim);
   s->add_option("--log-window", sim.log_window_s, "Seconds of chunks each simulated node keeps")
@@ -124,12 +131,15 @@ int run_lab(const experiment_settings& s) {
   lab::lab_settings ls;
   ls.meshcast_binary = s.self_binary;
   ls.work_dir = (std::filesystem::path(p->out) / "nodes").string();
-  auto r = s.netns ? lab::run_netns(p->scn, p->plan, c, ls) : lab::run_in_process(p->scn, p->plan, c, ls);
+  ls.threads = s.threads;
+  lab::in_process_figures figures;
+  auto r = s.netns ? lab::run_netns(p->scn, p->plan, c, ls) : lab::run_in_process(p->scn, p->plan, c, ls, &figures);
   if (!r) {
     spdlog::error("lab: {}", r.error().message);
     return 1;
   }
-  return finish(*p, s, *r, s.netns ? "lab (network namespaces)" : "lab (one process)");
+  if (s.netns) return finish(*p, s, *r, "lab (network namespaces)");
+  return finish(*p, s, *r, "lab (one process)", lab::loop_summary(figures));
 }
 
 int run_sim(const experiment_settings& s) {

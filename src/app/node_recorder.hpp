@@ -1,4 +1,4 @@
-// node_recorder: writes a swarm member's lab record (lab/record.hpp) while `meshcast origin|peer
+// node_recorder: writes a swarm member's lab record (lab/sansio/record.hpp) while `meshcast origin|peer
 // --record FILE` runs: its join; at the origin every chunk produced; at a peer its join point and
 // every chunk arriving from the swarm (node::poll_arrival, drained right after the input that
 // stored it, and on every tick); duplicate bytes and bytes sent (node and transport counters
@@ -14,7 +14,7 @@
 #include <unordered_map>
 
 #include "chunk/chunk_log.hpp"
-#include "lab/record.hpp"
+#include "lab/sansio/record.hpp"
 #include "net/swarm_transport.hpp"
 #include "swarm/node.hpp"
 

@@ -32,7 +32,7 @@ struct origin_settings {
   std::string tracker_token;           ///< required from origins/edges announcing to the embedded tracker
   std::uint32_t swarm_upload_kbps = 0; ///< upload budget of each source peer; 0 = unlimited
   int max_neighbours = 64;             ///< peers the source peer of each stream serves directly
-  std::string record;                  ///< lab record of the first stream's source peer (lab/record.hpp)
+  std::string record;                  ///< lab record of the first stream's source peer (lab/sansio/record.hpp)
 };
 
 /// Runs the origin until a stop signal; returns the process exit code. Fails fast (exit code 1,

@@ -25,7 +25,7 @@ struct peer_settings {
   int min_neighbours = 8;
   int max_neighbours = 16;
   int window_seconds = 30;
-  std::string record;  ///< lab record file (lab/record.hpp); empty = none
+  std::string record;  ///< lab record file (lab/sansio/record.hpp); empty = none
 };
 
 int run_peer(const peer_settings& settings);

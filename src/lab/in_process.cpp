@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -12,7 +13,9 @@
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -182,24 +185,116 @@ struct action {
   std::uint32_t index = 0;  // node, or planned event
 };
 
+/// The collector, shared by every loop of the run: rare calls (a join, a leave, a planned event,
+/// a chunk produced) take the lock directly; a loop's 100 ms sampling pass buffers its nodes'
+/// observations (the bulk: every arrival) and hands them over in one locked batch.
+class shared_feed {
+ public:
+  struct item {
+    enum class kind : std::uint8_t { join_point, arrival, duplicate, sent };
+    kind k = kind::arrival;
+    bool pushed = false;
+    std::uint32_t node = 0, from = report::k_no_node;
+    std::uint64_t seq = 0;  // join_point, arrival
+    core::time_point t1{}, t2{};  // arrival: source, arrival; sent: when
+    std::uint64_t a = 0, b = 0;   // duplicate: bytes; sent: wire, payload
+  };
+
+  explicit shared_feed(report::collector& c) : c_(c) {}
+
+  void produced(std::uint64_t seq, core::time_point source_time, bool keyframe, std::size_t bytes) {
+    const std::lock_guard lock(m_);
+    sizes_[seq] = static_cast<std::uint32_t>(bytes);
+    c_.on_produced(seq, source_time, keyframe, bytes);
+  }
+  void join(std::uint32_t node, core::time_point t) {
+    const std::lock_guard lock(m_);
+    c_.on_join(node, t);
+  }
+  void left(std::uint32_t node, core::time_point t) {
+    const std::lock_guard lock(m_);
+    c_.on_left(node, t);
+  }
+  void event(core::time_point t, std::string label) {
+    const std::lock_guard lock(m_);
+    c_.on_event(t, std::move(label));
+  }
+  /// Feeds a loop's buffered observations, in order, and empties `batch`.
+  void flush(std::vector<item>& batch) {
+    if (batch.empty()) return;
+    const std::lock_guard lock(m_);
+    for (const item& it : batch) {
+      switch (it.k) {
+        case item::kind::join_point:
+          c_.on_join_point(it.node, it.seq);
+          break;
+        case item::kind::arrival: {
+          const auto size = sizes_.find(it.seq);
+          c_.on_arrival(it.node, it.seq, it.t1, it.t2, it.from, size == sizes_.end() ? 0 : size->second, it.pushed);
+          break;
+        }
+        case item::kind::duplicate:
+          c_.on_duplicate(it.node, it.a);
+          break;
+        case item::kind::sent:
+          c_.on_sent(it.node, it.t1, it.a, it.b);
+          break;
+      }
+    }
+    batch.clear();
+  }
+  /// After every loop has stopped.
+  report::run_result finish(core::time_point end) { return c_.finish(end); }
+
+ private:
+  std::mutex m_;
+  report::collector& c_;
+  std::unordered_map<std::uint64_t, std::uint32_t> sizes_;  // chunk payload bytes by seq
+};
+
+/// One event loop of the run (one thread) and everything on it: its nodes' transports, shapers,
+/// timers and tracker clients; loop 0 also has the origin, its source and the tracker. Nodes on
+/// different loops meet only through the kernel's loopback TCP. Each loop has its own signature
+/// memo (a chunk is checked in full once per loop, not once per process: no lock on the hot
+/// path), its own schedule (the joins, leaves and kills of its nodes; loop 0: the origin and the
+/// planned events) and its own sampler.
+struct loop_shard {
+  loop_shard(std::uint32_t i, const chunk::ed25519_public_key& key)
+      : index(i), memo(key, k_stream, k_rendition), action_timer(io), sample_timer(io), end_timer(io) {}
+
+  std::uint32_t index;
+  asio::io_context io{1};  // first: destroyed after the timers below (and the runner's nodes)
+  verify_memo memo;
+  std::vector<std::uint32_t> nodes;  // plan indices this loop runs
+  std::vector<action> actions;
+  std::size_t next_action = 0;
+  asio::steady_timer action_timer, sample_timer, end_timer;
+  std::chrono::steady_clock::time_point next_sample;
+  core::time_point next_progress{};
+  double progress_cpu = 0;
+  report::histogram lateness;  // how late the 100 ms sampler fired, ms: the loop's own lag
+  std::vector<std::shared_ptr<net::link_shaper>> shapers;
+  std::vector<shared_feed::item> batch;
+  std::atomic<std::size_t> connections{0};  // swarm sessions at the last sampling pass
+  double cpu_s = 0, wall_s = 0;             // the loop thread's CPU and run time
+};
+
 class runner {
  public:
-  runner(const scenario::scenario& s, const scenario::plan& p, report::collector& c)
+  runner(const scenario::scenario& s, const scenario::plan& p, report::collector& c, std::size_t threads)
       : s_(s),
         p_(p),
-        c_(c),
+        feed_(c),
         start_(c.settings().start),
         t0_(start_ + k_origin_lead),
         end_(t0_ + p.duration),
         signer_(chunk::signer::generate()),
-        memo_(signer_.public_key(), k_stream, k_rendition),
+        shards_(make_shards(threads, p.nodes.size(), signer_.public_key())),
+        io_(shards_[0]->io),
         streams_(stream_settings()),
         tracker_(tracker_settings()),
         tracker_streams_(media::stream_settings{}),
-        action_timer_(io_),
-        sample_timer_(io_),
-        announce_timer_(io_),
-        end_timer_(io_) {
+        announce_timer_(io_) {
     nodes_.resize(p_.nodes.size());
     std::mt19937_64 rng(splitmix64(s_.seed ^ 0x6c6162ULL));  // "lab"
     for (std::uint32_t i = 0; i < nodes_.size(); ++i) {
@@ -221,28 +316,56 @@ class runner {
     if (auto t = start_tracker(); !t) return t.error();
     schedule();
 
-    const double cpu0 = thread_cpu_s(CLOCK_THREAD_CPUTIME_ID);
     const double proc0 = thread_cpu_s(CLOCK_PROCESS_CPUTIME_ID);
     const auto wall0 = std::chrono::steady_clock::now();
-    next_sample_ = std::chrono::steady_clock::now();
-    arm_sampler();
-    arm_actions();
-    end_timer_.expires_after(std::max(end_ - wall_now(), core::micros{0}));
-    end_timer_.async_wait([this](boost::system::error_code ec) {
-      if (!ec) finish_run();
-    });
-    io_.run();
+    // Loop 0 runs on this thread, the others on threads of their own; all are armed before any
+    // runs. Each loop stops itself at the end (or every loop is stopped on a setup failure).
+    for (auto& sh : shards_) {
+      sh->next_sample = std::chrono::steady_clock::now();
+      arm_sampler(*sh);
+      arm_actions(*sh);
+      sh->end_timer.expires_after(std::max(end_ - wall_now(), core::micros{0}));
+      sh->end_timer.async_wait([this, &shard = *sh](boost::system::error_code ec) {
+        if (!ec) finish_loop(shard);
+      });
+    }
+    std::vector<std::thread> threads;
+    for (std::size_t k = 1; k < shards_.size(); ++k) threads.emplace_back([this, k] { run_loop(*shards_[k]); });
+    run_loop(*shards_[0]);
+    for (auto& t : threads) t.join();
+    if (!setup_error_ && finished_) {
+      for (const auto& sh : shards_) {
+        for (const auto& shaper : sh->shapers) retransmissions_ += shaper->stats().losses;
+      }
+      result_ = feed_.finish(run_clock(end_));
+    }
 
     if (figures) {
       figures->wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
-      figures->loop_cpu_s = thread_cpu_s(CLOCK_THREAD_CPUTIME_ID) - cpu0;
       figures->process_cpu_s = thread_cpu_s(CLOCK_PROCESS_CPUTIME_ID) - proc0;
-      figures->late_p50_ms = lateness_.quantile(0.5);
-      figures->late_p99_ms = lateness_.quantile(0.99);
-      figures->late_max_ms = lateness_.max();
+      figures->loops.clear();
+      figures->loop_cpu_s = 0;
+      for (const auto& sh : shards_) {
+        loop_figures l;
+        l.nodes = sh->nodes.size();
+        l.cpu_s = sh->cpu_s;
+        l.wall_s = sh->wall_s;
+        l.late_p50_ms = sh->lateness.quantile(0.5);
+        l.late_p99_ms = sh->lateness.quantile(0.99);
+        l.late_max_ms = sh->lateness.max();
+        figures->loops.push_back(l);
+        figures->loop_cpu_s += l.cpu_s;
+        figures->ed25519_checks += sh->memo.stats().ed25519_checks;
+        figures->memo_hits += sh->memo.stats().memo_hits;
+      }
+      const auto worst = std::max_element(figures->loops.begin(), figures->loops.end(),
+                                          [](const loop_figures& a, const loop_figures& b) {
+                                            return a.late_p99_ms < b.late_p99_ms;
+                                          });
+      figures->late_p50_ms = worst->late_p50_ms;
+      figures->late_p99_ms = worst->late_p99_ms;
+      figures->late_max_ms = worst->late_max_ms;
       figures->peak_connections = peak_connections_;
-      figures->ed25519_checks = memo_.stats().ed25519_checks;
-      figures->memo_hits = memo_.stats().memo_hits;
       figures->retransmissions = retransmissions_;
       figures->fd_limit = fd_limit_;
       figures->stream_kbps = stream_kbps_;
@@ -254,6 +377,29 @@ class runner {
 
  private:
   // --- setup ---------------------------------------------------------------------------------
+
+  static std::vector<std::unique_ptr<loop_shard>> make_shards(std::size_t threads, std::size_t nodes,
+                                                              const chunk::ed25519_public_key& key) {
+    // No more loops than peers (plus loop 0): an idle loop would only cost a thread.
+    const std::size_t n = std::clamp<std::size_t>(threads, 1, std::max<std::size_t>(nodes, 2) - 1);
+    std::vector<std::unique_ptr<loop_shard>> out;
+    for (std::size_t k = 0; k < n; ++k) out.push_back(std::make_unique<loop_shard>(static_cast<std::uint32_t>(k), key));
+    return out;
+  }
+
+  /// The loop node i runs on: the origin on loop 0, peers round-robin over all loops.
+  [[nodiscard]] loop_shard& shard_of(std::uint32_t i) const {
+    return *shards_[i == 0 ? 0 : (i - 1) % shards_.size()];
+  }
+
+  void run_loop(loop_shard& sh) {
+    const double cpu0 = thread_cpu_s(CLOCK_THREAD_CPUTIME_ID);
+    const auto wall0 = std::chrono::steady_clock::now();
+    sh.progress_cpu = cpu0;
+    sh.io.run();
+    sh.cpu_s = thread_cpu_s(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+    sh.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  }
 
   core::result<void> validate() const {
     const auto fail = [](std::string m) { return core::make_error(lab_errc::unsupported, "lab: " + std::move(m)); };
@@ -297,28 +443,36 @@ class runner {
     net::add_tracker_routes(*server, tracker_);
     if (auto r = server->start(); !r) return core::make_error(lab_errc::setup, "lab: tracker: " + r.error().message);
     tracker_ep_ = server->local_endpoint();
-    tracker_url_ = "http://127.0.0.1:" + std::to_string(tracker_ep_.port());
+    // Set once, before the loops run: peers on every loop read it (a restart keeps the port).
+    if (tracker_url_.empty()) tracker_url_ = "http://127.0.0.1:" + std::to_string(tracker_ep_.port());
     tracker_servers_.push_back(std::move(server));
     tracker_up_ = true;
     return core::ok();
   }
 
+  /// Each node's joins, leaves and kills go to the loop that runs it; planned events (tracker
+  /// stop/start) to loop 0, which has the tracker.
   void schedule() {
     const auto at = [this](core::micros d) { return t0_ + d; };
     for (std::uint32_t i = 0; i < p_.nodes.size(); ++i) {
       const auto& n = p_.nodes[i];
       if (at(n.join_at) > end_) continue;
-      actions_.push_back({i == 0 ? at(n.join_at) - k_origin_lead : at(n.join_at), action::kind::join, i});
+      loop_shard& sh = shard_of(i);
+      sh.nodes.push_back(i);
+      sh.actions.push_back({i == 0 ? at(n.join_at) - k_origin_lead : at(n.join_at), action::kind::join, i});
       if (n.leave_at && at(*n.leave_at) <= end_) {
-        actions_.push_back(
+        sh.actions.push_back(
             {at(std::max(*n.leave_at, n.join_at)), n.killed ? action::kind::kill : action::kind::leave, i});
       }
     }
     for (std::uint32_t k = 0; k < p_.events.size(); ++k) {
-      if (at(p_.events[k].at) <= end_) actions_.push_back({at(p_.events[k].at), action::kind::event, k});
+      if (at(p_.events[k].at) <= end_) shards_[0]->actions.push_back({at(p_.events[k].at), action::kind::event, k});
     }
     // Joins before leaves at the same instant, the origin first of all (it registers the stream).
-    std::stable_sort(actions_.begin(), actions_.end(), [](const action& a, const action& b) { return a.at < b.at; });
+    for (auto& sh : shards_) {
+      std::stable_sort(sh->actions.begin(), sh->actions.end(),
+                       [](const action& a, const action& b) { return a.at < b.at; });
+    }
   }
 
   // --- nodes ---------------------------------------------------------------------------------
@@ -337,7 +491,8 @@ class runner {
     lab_node& n = nodes_[i];
     const scenario::planned_node& pn = p_.nodes[i];
     const swarm::node_settings ns = node_settings(i);
-    n.node = std::make_unique<swarm::node>(ns, *n.log, memo_.as_verifier());
+    loop_shard& sh = shard_of(i);
+    n.node = std::make_unique<swarm::node>(ns, *n.log, sh.memo.as_verifier());
     ps::hello hello;
     hello.stream = k_stream;
     hello.rendition = k_rendition;
@@ -359,16 +514,16 @@ class runner {
         const auto it = ids_.find(h.id);
         return it == ids_.end() ? core::micros{0} : p_.one_way(i, it->second);
       };
-      shapers_.push_back(ts.shaper);
+      sh.shapers.push_back(ts.shaper);
     }
-    n.transport = std::make_unique<net::swarm_transport>(io_, *n.node, hello, ts);
+    n.transport = std::make_unique<net::swarm_transport>(sh.io, *n.node, hello, ts);
     n.transport->set_is_origin(ns.role == ps::node_role::origin);
     n.transport->set_neighbour_observer([this, i](swarm::neighbour_id id, const ps::hello& h) {
       if (const auto it = ids_.find(h.id); it != ids_.end()) nodes_[i].from[id] = it->second;
     });
     if (auto r = n.transport->start(); !r) return r.error().with_context(p_.name_of(i));
     n.st = lab_node::state::live;
-    c_.on_join(i, run_clock(wall_now()));
+    feed_.join(i, run_clock(wall_now()));
     return core::ok();
   }
 
@@ -383,11 +538,10 @@ class runner {
     }
     n.log->subscribe([this](const chunk::chunk_ptr& c) {
       lab_node& o = nodes_[0];
-      sizes_[c->seq().value()] = static_cast<std::uint32_t>(c->size());
       if (produced_bytes_ == 0) first_source_ = c->header().source_time;
       produced_bytes_ += c->size();
       last_source_ = c->header().source_time + c->header().duration;
-      c_.on_produced(c->seq().value(), run_clock(c->header().source_time), c->header().keyframe(), c->size());
+      feed_.produced(c->seq().value(), run_clock(c->header().source_time), c->header().keyframe(), c->size());
       if (o.st != lab_node::state::live) return;
       o.node->on_local_chunk(c, wall_now());
       o.transport->poke();
@@ -470,7 +624,7 @@ class runner {
     if (region < p_.region_names.size()) a.region = p_.region_names[region];
     ts.client.seed = splitmix64(s_.seed * 31 + i);
     n.tracker = std::make_unique<net::tracker_client>(
-        io_, ts, [this, i](const pt::announce_response& r) { on_candidates(i, r); },
+        shard_of(i).io, ts, [this, i](const pt::announce_response& r) { on_candidates(i, r); },
         [this, i](const core::error& e) { spdlog::debug("lab: {}: tracker: {}", p_.name_of(i), e.message); });
     if (auto r = n.tracker->start(); !r) spdlog::error("lab: {}: {}", p_.name_of(i), r.error().message);
   }
@@ -490,11 +644,13 @@ class runner {
     lab_node& n = nodes_[i];
     if (n.st != lab_node::state::live) return;
     const auto now = wall_now();
-    sample(i, now);
+    loop_shard& sh = shard_of(i);
+    sample(sh, i, now);
+    feed_.flush(sh.batch);
     if (n.tracker) n.tracker->stop();
     n.transport->stop();
     n.st = lab_node::state::gone;
-    c_.on_left(i, run_clock(now));
+    feed_.left(i, run_clock(now));
     if (i == 0) stop_source();
   }
 
@@ -503,11 +659,13 @@ class runner {
     lab_node& n = nodes_[i];
     if (n.st != lab_node::state::live) return;
     const auto now = wall_now();
-    sample(i, now);
+    loop_shard& sh = shard_of(i);
+    sample(sh, i, now);
+    feed_.flush(sh.batch);
     n.tracker.reset();  // destroying a tracker client sends no leave
     n.transport->abort();
     n.st = lab_node::state::gone;
-    c_.on_left(i, run_clock(now));
+    feed_.left(i, run_clock(now));
     if (i == 0) stop_source();
   }
 
@@ -518,7 +676,7 @@ class runner {
 
   void on_planned_event(const scenario::planned_event& e) {
     const auto now = wall_now();
-    c_.on_event(run_clock(now), e.label);
+    feed_.event(run_clock(now), e.label);
     if (e.k == scenario::planned_event::kind::tracker_stop && tracker_up_) {
       tracker_servers_.back()->stop();  // kept until the end: its coroutines may still run
       tracker_up_ = false;
@@ -534,13 +692,13 @@ class runner {
 
   // --- the clock -----------------------------------------------------------------------------
 
-  void arm_actions() {
-    if (next_action_ >= actions_.size()) return;
-    action_timer_.expires_after(std::max(actions_[next_action_].at - wall_now(), core::micros{0}));
-    action_timer_.async_wait([this](boost::system::error_code ec) {
+  void arm_actions(loop_shard& sh) {
+    if (sh.next_action >= sh.actions.size()) return;
+    sh.action_timer.expires_after(std::max(sh.actions[sh.next_action].at - wall_now(), core::micros{0}));
+    sh.action_timer.async_wait([this, &sh](boost::system::error_code ec) {
       if (ec) return;
-      while (next_action_ < actions_.size() && actions_[next_action_].at <= wall_now()) {
-        const action a = actions_[next_action_++];
+      while (sh.next_action < sh.actions.size() && sh.actions[sh.next_action].at <= wall_now()) {
+        const action a = sh.actions[sh.next_action++];
         switch (a.k) {
           case action::kind::join:
             if (a.index == 0) {
@@ -559,113 +717,138 @@ class runner {
             on_planned_event(p_.events[a.index]);
             break;
         }
-        if (setup_error_) return;
+        if (sh.index == 0 && setup_error_) return;
       }
-      arm_actions();
+      arm_actions(sh);
     });
   }
 
-  void arm_sampler() {
-    next_sample_ += k_sample_interval;
+  void arm_sampler(loop_shard& sh) {
+    sh.next_sample += k_sample_interval;
     const auto steady = std::chrono::steady_clock::now();
-    if (next_sample_ < steady) next_sample_ = steady;  // far behind: skip ticks, do not bunch them
-    sample_timer_.expires_at(next_sample_);
-    sample_timer_.async_wait([this](boost::system::error_code ec) {
+    if (sh.next_sample < steady) sh.next_sample = steady;  // far behind: skip ticks, do not bunch them
+    sh.sample_timer.expires_at(sh.next_sample);
+    sh.sample_timer.async_wait([this, &sh](boost::system::error_code ec) {
       if (ec) return;
-      const auto late = std::chrono::steady_clock::now() - next_sample_;
-      lateness_.add(std::chrono::duration<double, std::milli>(late).count());
-      sample_all();
-      arm_sampler();
+      const auto late = std::chrono::steady_clock::now() - sh.next_sample;
+      sh.lateness.add(std::chrono::duration<double, std::milli>(late).count());
+      sample_all(sh);
+      arm_sampler(sh);
     });
   }
 
-  void sample_all() {
+  void sample_all(loop_shard& sh) {
     const auto now = wall_now();
     std::size_t connections = 0, live = 0;
-    for (std::uint32_t i = 0; i < nodes_.size(); ++i) {
+    for (const std::uint32_t i : sh.nodes) {
       if (nodes_[i].st != lab_node::state::live) continue;
-      connections += sample(i, now);
+      connections += sample(sh, i, now);
       ++live;
     }
-    peak_connections_ = std::max(peak_connections_, connections);
-    if (now >= next_progress_) {
-      if (next_progress_ != core::time_point{}) {
+    feed_.flush(sh.batch);
+    sh.connections.store(connections, std::memory_order_relaxed);
+    if (sh.index == 0) {  // sessions of the whole run, as the loops last counted them
+      std::size_t all = 0;
+      for (const auto& other : shards_) all += other->connections.load(std::memory_order_relaxed);
+      peak_connections_ = std::max(peak_connections_, all);
+    }
+    if (now >= sh.next_progress) {
+      if (sh.next_progress != core::time_point{}) {
+        const double cpu = thread_cpu_s(CLOCK_THREAD_CPUTIME_ID);
         spdlog::info(
-            "lab: t = {:.0f} s: {} nodes live, {} swarm sessions, loop {:.0f} % busy, timers late p99 {:.1f} ms",
-            static_cast<double>((now - t0_).count()) / 1e6, live, connections,
-            100 * (thread_cpu_s(CLOCK_THREAD_CPUTIME_ID) - progress_cpu_) / (k_progress_interval.count() / 1e6),
-            lateness_.quantile(0.99));
+            "lab: t = {:.0f} s: loop {}/{}: {} nodes live, {} swarm sessions, loop {:.0f} % busy, timers late p99 "
+            "{:.1f} ms",
+            static_cast<double>((now - t0_).count()) / 1e6, sh.index, shards_.size(), live, connections,
+            100 * (cpu - sh.progress_cpu) / (static_cast<double>(k_progress_interval.count()) / 1e6),
+            sh.lateness.quantile(0.99));
+        sh.progress_cpu = cpu;
       }
-      progress_cpu_ = thread_cpu_s(CLOCK_THREAD_CPUTIME_ID);
-      next_progress_ = now + k_progress_interval;
+      sh.next_progress = now + k_progress_interval;
     }
   }
 
-  /// Drains node i's observations into the collector. Arrival records carry their own time, so
-  /// draining every 100 ms loses nothing. Returns its open sessions.
-  std::size_t sample(std::uint32_t i, core::time_point now) {
+  /// Drains node i's observations into its loop's batch. Arrival records carry their own time,
+  /// so draining every 100 ms loses nothing. Returns its open sessions.
+  std::size_t sample(loop_shard& sh, std::uint32_t i, core::time_point now) {
+    using item = shared_feed::item;
     lab_node& n = nodes_[i];
     if (!n.join_point_reported) {
       if (const auto jp = n.node->join_point()) {
-        c_.on_join_point(i, jp->value());
+        sh.batch.push_back({.k = item::kind::join_point, .node = i, .seq = jp->value()});
         n.join_point_reported = true;
       }
     }
     while (const auto a = n.node->poll_arrival()) {
       std::uint32_t from = report::k_no_node;
       if (const auto it = n.from.find(a->from); it != n.from.end()) from = it->second;
-      const auto size = sizes_.find(a->seq.value());
-      c_.on_arrival(i, a->seq.value(), run_clock(a->source_time), run_clock(a->arrival), from,
-                    size == sizes_.end() ? 0 : size->second, a->pushed);
+      sh.batch.push_back({.k = item::kind::arrival,
+                          .pushed = a->pushed,
+                          .node = i,
+                          .from = from,
+                          .seq = a->seq.value(),
+                          .t1 = run_clock(a->source_time),
+                          .t2 = run_clock(a->arrival)});
     }
     const std::uint64_t dup = n.node->stats().duplicate_bytes;
-    if (dup > n.dup_bytes) c_.on_duplicate(i, dup - n.dup_bytes);
+    if (dup > n.dup_bytes) sh.batch.push_back({.k = item::kind::duplicate, .node = i, .a = dup - n.dup_bytes});
     n.dup_bytes = dup;
     const net::swarm_transport_stats t = n.transport->stats();
     if (t.bytes_out > n.wire_out || t.payload_out > n.payload_out) {
-      c_.on_sent(i, run_clock(now), t.bytes_out - n.wire_out, t.payload_out - n.payload_out);
+      sh.batch.push_back({.k = item::kind::sent,
+                          .node = i,
+                          .t1 = run_clock(now),
+                          .a = t.bytes_out - n.wire_out,
+                          .b = t.payload_out - n.payload_out});
       n.wire_out = t.bytes_out;
       n.payload_out = t.payload_out;
     }
     return t.connections;
   }
 
-  void finish_run() {
+  /// At the end time, on each loop: the last observations of its nodes, then the loop stops.
+  /// Loop 0 also stops the source and the tracker. The collector is finished once every loop
+  /// has stopped (run()).
+  void finish_loop(loop_shard& sh) {
     const auto now = wall_now();
-    for (std::uint32_t i = 0; i < nodes_.size(); ++i) {
-      if (nodes_[i].st == lab_node::state::live) sample(i, now);
+    for (const std::uint32_t i : sh.nodes) {
+      if (nodes_[i].st == lab_node::state::live) sample(sh, i, now);
     }
-    for (const auto& sh : shapers_) retransmissions_ += sh->stats().losses;
-    if (last_source_ > first_source_) {
-      stream_kbps_ =
-          static_cast<double>(produced_bytes_) * 8 / static_cast<double>((last_source_ - first_source_).count()) * 1000;
-      const double nominal = s_.source.bitrate_kbps;
-      if (std::abs(stream_kbps_ - nominal) > 0.15 * nominal) {
-        spdlog::warn(
-            "lab: the stream ran at {:.0f} kb/s, the scenario says {:.0f} kb/s: capacities given as multiples "
-            "of the stream rate are off by that much",
-            stream_kbps_, nominal);
+    feed_.flush(sh.batch);
+    if (sh.index == 0) {
+      if (last_source_ > first_source_) {
+        stream_kbps_ = static_cast<double>(produced_bytes_) * 8 /
+                       static_cast<double>((last_source_ - first_source_).count()) * 1000;
+        const double nominal = s_.source.bitrate_kbps;
+        if (std::abs(stream_kbps_ - nominal) > 0.15 * nominal) {
+          spdlog::warn(
+              "lab: the stream ran at {:.0f} kb/s, the scenario says {:.0f} kb/s: capacities given as multiples "
+              "of the stream rate are off by that much",
+              stream_kbps_, nominal);
+        }
       }
+      finished_ = true;
+      if (source_) source_->stop();
+      announce_timer_.cancel();
+      for (auto& s : tracker_servers_) s->stop();
     }
-    result_ = c_.finish(run_clock(end_));
-    shutdown();
+    stop_loop(sh);
   }
 
   void fail_setup(core::error e) {
     setup_error_ = core::make_error(lab_errc::setup, e.message);
-    shutdown();
+    if (source_) source_->stop();
+    announce_timer_.cancel();
+    for (auto& s : tracker_servers_) s->stop();
+    for (auto& sh : shards_) sh->io.stop();  // thread-safe; each loop's objects stay put until the end
   }
 
-  /// Stops everything and lets io_.run() return. Nodes are destroyed with the runner (after the
-  /// loop stopped), never while their transports' coroutines may still call them.
-  void shutdown() {
-    if (source_) source_->stop();
-    action_timer_.cancel();
-    sample_timer_.cancel();
-    announce_timer_.cancel();
-    end_timer_.cancel();
-    for (auto& s : tracker_servers_) s->stop();
-    io_.stop();
+  /// Stops one loop (on its own thread). Nodes are destroyed with the runner, after every loop
+  /// stopped, never while their transports' coroutines may still call them.
+  static void stop_loop(loop_shard& sh) {
+    sh.action_timer.cancel();
+    sh.sample_timer.cancel();
+    sh.end_timer.cancel();
+    sh.io.stop();
   }
 
   /// The collector's clock: the wall clock less the origin's lead, so the plan's t = 0 (which
@@ -674,14 +857,14 @@ class runner {
 
   const scenario::scenario& s_;
   const scenario::plan& p_;
-  report::collector& c_;
+  shared_feed feed_;
   core::time_point start_;  // the collector's t = 0, wall clock: the origin starts here
   core::time_point t0_;     // the plan's t = 0, wall clock: start_ + k_origin_lead
   core::time_point end_;    // t0_ + the plan's duration
-  // The loop first: destroyed last, after every object that holds timers or sockets on it.
-  asio::io_context io_{1};
   chunk::signer signer_;
-  verify_memo memo_;
+  // The loops first: destroyed last, after every object that holds timers or sockets on them.
+  std::vector<std::unique_ptr<loop_shard>> shards_;
+  asio::io_context& io_;  // loop 0: origin, source, tracker
   media::stream_registry streams_;  // the origin's stream
   tracker::service tracker_;
   media::stream_registry tracker_streams_;  // empty: the tracker's server serves no media
@@ -690,21 +873,15 @@ class runner {
   std::string tracker_url_;
   bool tracker_up_ = false;
   std::vector<lab_node> nodes_;
-  std::unordered_map<ps::node_id, std::uint32_t, node_id_hash> ids_;
-  std::vector<std::shared_ptr<net::link_shaper>> shapers_;
+  std::unordered_map<ps::node_id, std::uint32_t, node_id_hash> ids_;  // read-only once built
   bool shaped_ = false;
+  // Loop 0 only.
   std::unique_ptr<lab_source> source_;
-  std::unordered_map<std::uint64_t, std::uint32_t> sizes_;  // chunk payload bytes by seq
   std::uint64_t produced_bytes_ = 0;
   core::time_point first_source_{}, last_source_{};
   double stream_kbps_ = 0;
-  std::vector<action> actions_;
-  std::size_t next_action_ = 0;
-  asio::steady_timer action_timer_, sample_timer_, announce_timer_, end_timer_;
-  std::chrono::steady_clock::time_point next_sample_;
-  core::time_point next_progress_{};
-  double progress_cpu_ = 0;
-  report::histogram lateness_;
+  asio::steady_timer announce_timer_;
+  bool finished_ = false;  // loop 0 reached the end time
   std::size_t peak_connections_ = 0;
   std::uint64_t retransmissions_ = 0;
   std::size_t fd_limit_ = 0;
@@ -717,19 +894,49 @@ class runner {
 core::result<report::run_result> run_in_process(const scenario::scenario& s, const scenario::plan& p,
                                                 report::collector& c, const lab_settings& settings,
                                                 in_process_figures* figures) {
-  (void)settings;  // the in-process mode has no per-node processes, binaries or work files
-  auto r = std::make_unique<runner>(s, p, c);
+  // The in-process mode has no per-node processes, binaries or work files: only the loops.
+  std::size_t threads = settings.threads;
+  if (threads == 0) threads = std::max(1U, std::thread::hardware_concurrency());
+  auto r = std::make_unique<runner>(s, p, c, threads);
   auto result = r->run(figures);
+  r.reset();  // nodes, then loops
   if (figures) {
     spdlog::info(
-        "lab: {} nodes in one process: loop CPU {:.1f} s of {:.1f} s ({:.0f} %), process CPU {:.1f} s; timers late "
-        "p50 {:.1f} ms, p99 {:.1f} ms, max {:.0f} ms; {} swarm sessions at peak; {} Ed25519 checks, {} memo hits",
-        p.nodes.size(), figures->loop_cpu_s, figures->wall_s,
-        100 * figures->loop_cpu_s / std::max(figures->wall_s, 1e-9), figures->process_cpu_s, figures->late_p50_ms,
-        figures->late_p99_ms, figures->late_max_ms, figures->peak_connections, figures->ed25519_checks,
-        figures->memo_hits);
+        "lab: {} nodes in one process on {} loops: loop CPU {:.1f} s of {:.1f} s, process CPU {:.1f} s; {} swarm "
+        "sessions at peak; {} Ed25519 checks, {} memo hits",
+        p.nodes.size(), figures->loops.size(), figures->loop_cpu_s, figures->wall_s, figures->process_cpu_s,
+        figures->peak_connections, figures->ed25519_checks, figures->memo_hits);
+    for (std::size_t k = 0; k < figures->loops.size(); ++k) {
+      const loop_figures& l = figures->loops[k];
+      spdlog::info("lab: loop {}: {} nodes, {:.0f} % busy, timers late p50 {:.1f} ms, p99 {:.1f} ms, max {:.0f} ms{}",
+                   k, l.nodes, 100 * l.cpu_s / std::max(l.wall_s, 1e-9), l.late_p50_ms, l.late_p99_ms,
+                   l.late_max_ms, l.saturated() ? ": SATURATED, the lab limited this run" : "");
+    }
   }
   return result;
+}
+
+std::vector<std::string> loop_summary(const in_process_figures& f) {
+  if (f.loops.empty()) return {};
+  std::string line = fmt::format("lab loops      {} event loop{} (threads), CPU {:.0f} s of {:.0f} s wall:",
+                                 f.loops.size(), f.loops.size() == 1 ? "" : "s", f.loop_cpu_s, f.wall_s);
+  std::string verdict;
+  for (std::size_t k = 0; k < f.loops.size(); ++k) {
+    const loop_figures& l = f.loops[k];
+    line += fmt::format("{} loop {} {} nodes {:.0f} % busy, timers late p50 {:.1f} / p99 {:.1f} ms", k == 0 ? "" : ";",
+                        k, l.nodes, 100 * l.cpu_s / std::max(l.wall_s, 1e-9), l.late_p50_ms, l.late_p99_ms);
+    if (l.saturated() && verdict.empty()) {
+      const double busy = 100 * l.cpu_s / std::max(l.wall_s, 1e-9);
+      verdict = fmt::format(
+          "lab saturated  loop {}'s timers were {:.0f} ms late (p99 >= 20 ms): the lab, not the swarm, limited this "
+          "run: {}",
+          k, l.late_p99_ms,
+          busy >= 80 ? "the loop was busy (fewer peers, or more --threads on more free cores)"
+                     : "the loop waited for a core (other threads or processes on this machine)");
+    }
+  }
+  if (verdict.empty()) verdict = "lab on time    every loop's timers p99 < 20 ms late: the figures are the swarm's";
+  return {line, verdict};
 }
 
 core::result<report::run_result> run_in_process(const scenario::scenario& s, const scenario::plan& p,

@@ -114,14 +114,16 @@ struct small_run {
     for (auto& n : p.nodes) n.access_delay = core::micros{one_way_ms * 500};
   }
 
-  report::run_result run(in_process_figures* figures = nullptr) const {
+  report::run_result run(in_process_figures* figures = nullptr, std::size_t threads = 1) const {
     report::collector_settings cs;
     cs.start = core::system_clock{}.now();
     cs.chunk_duration = core::micros{std::int64_t{s.source.chunk_ms} * 1000};
     cs.playout_delay = core::micros{std::int64_t{s.swarm.playout_delay_ms} * 1000};
     cs.seed = s.seed;
     report::collector c(cs, p);
-    auto r = run_in_process(s, p, c, lab_settings{}, figures);
+    lab_settings ls;
+    ls.threads = threads;
+    auto r = run_in_process(s, p, c, ls, figures);
     EXPECT_TRUE(r) << r.error().message;
     return r ? std::move(*r) : report::run_result{};
   }
@@ -145,7 +147,8 @@ double offload(const report::run_result& r) {
 }
 
 // One unshaped and one shaped run of the same swarm (2 x (2 + 8) s); the second also has the
-// tracker stopped and restarted, a peer leaving and one killed.
+// tracker stopped and restarted, a peer leaving and one killed, and runs on three event loops
+// (the leaving peers on loops 0 and 1, the tracker on loop 0).
 TEST(in_process, a_small_swarm_streams_and_link_delay_and_upload_caps_show_in_the_figures) {
   small_run base(8, 8);
   const auto r0 = base.run();
@@ -173,7 +176,14 @@ TEST(in_process, a_small_swarm_streams_and_link_delay_and_upload_caps_show_in_th
                      {pe::kind::tracker_start, 5s, "tracker back"},
                      {pe::kind::marker, 6s, "2 peers leave"}};
   in_process_figures f;
-  const auto r1 = shaped.run(&f);
+  const auto r1 = shaped.run(&f, 3);
+  // Peers dealt round-robin: loop 0 has the origin and peers 1, 4, 7; loop 1 2, 5, 8; loop 2 3, 6.
+  ASSERT_EQ(f.loops.size(), 3u);
+  EXPECT_EQ(f.loops[0].nodes, 4u);
+  EXPECT_EQ(f.loops[1].nodes, 3u);
+  EXPECT_EQ(f.loops[2].nodes, 2u);
+  for (const auto& l : f.loops) EXPECT_GT(l.cpu_s, 0);
+  EXPECT_EQ(loop_summary(f).size(), 2u);
   ASSERT_FALSE(r1.arrivals.empty());
   EXPECT_GE(mean_continuity(r1), 0.9);
   ASSERT_EQ(r1.events.size(), 3u);
@@ -199,7 +209,8 @@ TEST(in_process, a_small_swarm_streams_and_link_delay_and_upload_caps_show_in_th
 
 // The benchmark of docs/lab.md, not a unit test: MESHCAST_LAB_SCENARIO=scenarios/default.toml
 // (optionally MESHCAST_LAB_PEERS, MESHCAST_LAB_SECONDS, MESHCAST_LAB_UPLOAD to override its size,
-// length and peer uploads, as the CLI's --peers --duration --upload do) runs that
+// length and peer uploads, as the CLI's --peers --duration --upload do; MESHCAST_LAB_THREADS its
+// event loops, as --threads) runs that
 // scenario in one process and prints the headline figures and the loop's. Skipped otherwise.
 TEST(in_process_long, scenario_from_the_environment) {
   const char* file = std::getenv("MESHCAST_LAB_SCENARIO");
@@ -220,7 +231,9 @@ TEST(in_process_long, scenario_from_the_environment) {
   cs.seed = s->seed;
   report::collector c(cs, *p);
   in_process_figures f;
-  auto run = run_in_process(*s, *p, c, lab_settings{}, &f);
+  lab_settings ls;
+  if (const char* e = std::getenv("MESHCAST_LAB_THREADS")) ls.threads = std::stoul(e);  // default: one per core
+  auto run = run_in_process(*s, *p, c, ls, &f);
   ASSERT_TRUE(run) << run.error().message;
   const report::run_result& r = *run;
   std::vector<double> cont;
@@ -235,7 +248,7 @@ TEST(in_process_long, scenario_from_the_environment) {
   std::printf(
       "%s, %zu peers, %.0f s: continuity mean %.4f p5 %.4f; delay p50 %.0f p95 %.0f p99 %.0f ms; startup p50 %.0f "
       "p95 %.0f ms; offload %.4f; origin egress %.2fx; overhead %.4f; duplicates %.4f\n"
-      "loop: CPU %.1f s of %.1f s (%.0f %%), process CPU %.1f s; timers late p50 %.1f p99 %.1f max %.0f ms; "
+      "loops: CPU %.1f s of %.1f s (%.0f %%), process CPU %.1f s; worst loop timers late p50 %.1f p99 %.1f max %.0f ms; "
       "sessions %zu; Ed25519 %llu, memo hits %llu; stream %.0f kb/s; fd limit %zu\n",
       s->name.c_str(), p->peer_count(), seconds, mean_continuity(r), cont.empty() ? 0.0 : cont[cont.size() / 20],
       r.delay.quantile(0.5), r.delay.quantile(0.95), r.delay.quantile(0.99),
@@ -247,6 +260,7 @@ TEST(in_process_long, scenario_from_the_environment) {
       f.loop_cpu_s, f.wall_s, 100 * f.loop_cpu_s / f.wall_s, f.process_cpu_s, f.late_p50_ms, f.late_p99_ms,
       f.late_max_ms, f.peak_connections, static_cast<unsigned long long>(f.ed25519_checks),
       static_cast<unsigned long long>(f.memo_hits), f.stream_kbps, f.fd_limit);
+  for (const std::string& line : loop_summary(f)) std::printf("%s\n", line.c_str());
   for (const auto& e : r.events) {
     std::printf("event at %.1f s '%s': min continuity %.3f, recovery %s s\n", static_cast<double>(e.at_us) / 1e6,
                 e.label.c_str(), e.min_continuity, e.recovery_s ? std::to_string(*e.recovery_s).c_str() : "never");

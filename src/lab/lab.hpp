@@ -3,7 +3,7 @@
 //  - run_in_process: every node on one Asio event loop over real loopback TCP; upload/download
 //    caps, link delays and loss applied in the swarm transport (net/link_shaper.hpp);
 //  - run_netns: every node its own `meshcast` process in its own network namespace, joined through
-//    one TUN device each by the lab's user-space wire (delay/rate/loss, lab/netns_wire.hpp: this
+//    one TUN device each by the lab's user-space wire (delay/rate/loss, lab/sansio/netns_wire.hpp: this
 //    kernel has no tc netem); the lab creates and removes the namespaces itself.
 // Both call collector::finish() and return its result. docs/lab.md.
 #pragma once
@@ -22,6 +22,8 @@ struct lab_settings {
   std::string meshcast_binary;  ///< netns mode: the meshcast executable each node runs
   std::string work_dir;         ///< netns mode: per-node logs and record files go here
   bool keep_going_on_node_failure = true;
+  /// In-process mode: event loops (threads) the nodes are spread over; 0 = one per hardware core.
+  std::size_t threads = 0;
 };
 
 core::result<report::run_result> run_in_process(const scenario::scenario& s, const scenario::plan& p,

@@ -1,5 +1,5 @@
 // run_netns: a scenario's plan as one `meshcast` process per node, each in its own network
-// namespace, joined by the lab's user-space wire (lab/netns_wire.hpp) through one TUN device per
+// namespace, joined by the lab's user-space wire (lab/sansio/netns_wire.hpp) through one TUN device per
 // namespace. The pure parts (names, addresses, command lines, what is refused) are in
 // lab/netns_topology.hpp; feeding the collector from the nodes' records in lab/netns_feed.hpp.
 // Runs on the calling thread, which must stay the same for the whole run (the nodes die with it:
@@ -33,8 +33,8 @@
 #include "lab/lab.hpp"
 #include "lab/netns_feed.hpp"
 #include "lab/netns_topology.hpp"
-#include "lab/netns_wire.hpp"
-#include "lab/record.hpp"
+#include "lab/sansio/netns_wire.hpp"
+#include "lab/sansio/record.hpp"
 
 extern char** environ;
 

@@ -10,7 +10,7 @@
 #include <optional>
 #include <vector>
 
-#include "lab/record.hpp"
+#include "lab/sansio/record.hpp"
 #include "report/collector.hpp"
 #include "scenario/scenario.hpp"
 

@@ -4,7 +4,7 @@
 // lab/netns.cpp carries them out. Layout of one run (prefix "mclab<lab pid>"):
 //   namespace <prefix>-n<i> per node i of the plan: lo up, one TUN device "tun0" holding
 //   10.77.0.<i+1>/16 (the origin, node 0, is 10.77.0.1), opened by the lab process, which is the
-//   wire between them (lab/netns_wire.hpp); nothing is created outside these namespaces.
+//   wire between them (lab/sansio/netns_wire.hpp); nothing is created outside these namespaces.
 // Plain functions and values; no I/O.
 #pragma once
 

@@ -4,10 +4,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -69,6 +71,9 @@ struct shaped_connection {
   asio::steady_timer pace_in;   // the reader waits for the downlink
   asio::steady_timer wire;      // the wire loop waits for the head of `queue`; cancel() wakes it
   bool draining = false;        // session closed: write out `queue`, then close the socket
+  // The wire loop's gather write, kept between writes (no allocation per write).
+  std::vector<ps::transmit> due;
+  std::vector<asio::const_buffer> bufs;
 };
 
 struct connection {
@@ -95,7 +100,7 @@ struct connection {
   bool up = false;       // the node knows this neighbour
   bool closed = false;   // session closed: flush what is queued, then close the socket
   bool writing = false;
-  bool idle = false;     // the writer sleeps on `wake` (it asks the node for nothing until woken)
+  bool idle = false;     // the writer sleeps on `wake` (it asks the node for nothing until woken): in state::idle
   bool gone = false;     // socket closed: every loop of this connection ends
   bool aborted = false;  // swarm_transport::abort(): nothing more is written
   std::unique_ptr<shaped_connection> shaped;  // settings.shaper only
@@ -130,6 +135,9 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
   bool is_origin = false;
   bool in_node_pass = false;
   bool node_pass_again = false;
+  bool offer_posted = false;  // offer_idle_writers is queued on the loop
+  // Connections whose writer is idle, by neighbour id (the order the node is offered them in).
+  std::vector<connection*> idle;
   // Origin clock estimate: the sample from the lowest-RTT recent neighbour (the origin itself
   // when connected to it).
   core::micros offset{0};
@@ -157,18 +165,47 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
 
   [[nodiscard]] core::micros grain() const { return settings.shaper ? k_shaped_timer_grain : core::micros{0}; }
 
+  /// The writer of `c` goes to sleep (true) or wakes (false).
+  void set_idle(connection& c, bool v) {
+    if (c.idle == v) return;
+    c.idle = v;
+    const auto by_id = [](const connection* a, swarm::neighbour_id b) { return a->id < b; };
+    const auto at = std::lower_bound(idle.begin(), idle.end(), c.id, by_id);
+    if (v) {
+      idle.insert(at, &c);
+    } else if (at != idle.end() && *at == &c) {
+      idle.erase(at);
+    }
+  }
+
   /// Offers the node every idle connection (its writer asleep): a writer is woken only when the
   /// node has a message for it, not once per input and connection. Busy writers ask the node
-  /// themselves once their write is done.
+  /// themselves once their write is done. Runs once per turn of the loop however many inputs
+  /// the node had in it (schedule_offer): with hundreds of nodes on a loop, asking every idle
+  /// connection after every input was a tenth of the loop.
   void offer_idle_writers() {
     const auto t = now();
-    for (auto& [_, c] : conns) {
-      if (!c->idle || !c->up || c->closed) continue;
+    bool woke = false;
+    for (connection* c : idle) {
+      if (!c->up || c->closed) continue;
       if (auto msg = node.next_message_for(c->id, t)) {
         c->sess.send(*msg);
         c->wake.cancel();
+        c->idle = false;  // busy from now: it asks the node itself once this is written
+        woke = true;
       }
     }
+    if (woke) std::erase_if(idle, [](const connection* c) { return !c->idle; });
+  }
+
+  /// Queues after_inputs() once (whatever number of inputs come before it runs).
+  void schedule_offer() {
+    if (offer_posted) return;
+    offer_posted = true;
+    asio::post(io, [self = shared_from_this()] {
+      self->offer_posted = false;
+      if (!self->aborted) self->after_inputs();
+    });
   }
 
   /// Drains one session's events into the node, then lets the node act.
@@ -217,7 +254,7 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
     node_pass();
   }
 
-  /// Lets the node dial, drop and write; re-arms its timer.
+  /// Lets the node dial and drop; queues after_inputs (its writes and its timer).
   void node_pass() {
     if (in_node_pass) {
       node_pass_again = true;
@@ -242,6 +279,12 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
       }
     } while (node_pass_again);
     in_node_pass = false;
+    schedule_offer();
+  }
+
+  /// Once per turn of the loop after the node had input: offer it the idle writers and re-arm
+  /// its timer.
+  void after_inputs() {
     offer_idle_writers();
     const auto next = node.next_deadline();
     if (node_armed && next == node_due) return;  // spare the timer loop a wake-up per input
@@ -269,6 +312,7 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
   void close_socket(const std::shared_ptr<connection>& c) {
     boost::system::error_code ec;
     c->gone = true;
+    set_idle(*c, false);
     c->socket.shutdown(tcp::socket::shutdown_both, ec);
     c->socket.close(ec);
     c->wake.cancel();
@@ -365,9 +409,9 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
         }
       }
       c->wake.expires_at(asio::steady_timer::time_point::max());
-      c->idle = true;
+      st->set_idle(*c, true);
       co_await c->wake.async_wait(use_tuple);
-      c->idle = false;
+      st->set_idle(*c, false);
     }
   }
 
@@ -392,19 +436,21 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
         continue;
       }
       // Everything due goes in one gather write: one syscall for a burst of haves.
-      std::vector<ps::transmit> due;
+      std::vector<ps::transmit>& due = sh.due;
+      due.clear();
       const auto t_now = now();
       while (!sh.queue.empty() && sh.queue.front().deliver && *sh.queue.front().deliver <= t_now) {
         due.push_back(std::move(sh.queue.front().t));
         sh.queue.pop_front();
       }
-      std::vector<asio::const_buffer> bufs;
-      bufs.reserve(2 * due.size());
+      std::vector<asio::const_buffer>& bufs = sh.bufs;
+      bufs.clear();
       for (const auto& t : due) {
         bufs.push_back(asio::buffer(t.head));
         if (t.payload) bufs.push_back(asio::buffer(*t.payload));
       }
       auto [ec, n] = co_await asio::async_write(c->socket, bufs, use_tuple);
+      due.clear();  // the payloads' last holders may let go now
       if (ec) {
         if (c->gone) co_return;
         if (!c->closed) {

@@ -508,6 +508,8 @@ core::result<std::string> write_report(const scenario::scenario& s, const scenar
     sm << " (lowest per-second continuity " << fmt("%.1f", e.min_continuity * 100) << " %)\n";
   }
 
+  for (const std::string& note : o.notes) sm << note << "\n";
+
   // --- plots -------------------------------------------------------------------------------
   plot_data pd;
   pd.delay = r.delay.count() > 0;

@@ -7,6 +7,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.hpp"
 #include "report/collector.hpp"
@@ -31,6 +32,8 @@ struct write_options {
   std::string mode;    ///< "lab (in-process)", "lab (netns)", "sim"
   bool plots = true;   ///< draw PNGs with gnuplot (skipped with a note when gnuplot is missing)
   std::size_t max_node_entries = 2000;  ///< per-node entries in report.json (sampled nodes)
+  /// Lines the runner adds to summary.txt (the lab: how busy its event loops were).
+  std::vector<std::string> notes;
 };
 
 /// Writes DIR (created if needed). Returns the summary text (also in DIR/summary.txt).

@@ -1,4 +1,4 @@
-#include "lab/record.hpp"
+#include "lab/sansio/record.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

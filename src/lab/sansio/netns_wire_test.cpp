@@ -1,4 +1,4 @@
-#include "lab/netns_wire.hpp"
+#include "lab/sansio/netns_wire.hpp"
 
 #include <gtest/gtest.h>
 
