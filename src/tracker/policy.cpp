@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <tuple>
-#include <unordered_set>
 
 namespace meshcast::tracker {
 
@@ -43,6 +42,13 @@ std::uint32_t load_quarters(const node_entry& e) {
 
 void sort_ranked(std::vector<ranked>& v) {
   std::sort(v.begin(), v.end(), [](const ranked& a, const ranked& b) { return a.key < b.key; });
+}
+
+/// Puts the best `n` first, in order (the rest in no order): only they can make the answer.
+/// Keys end in a 64-bit random draw, so they are distinct and this equals a full sort's prefix.
+void sort_best(std::vector<ranked>& v, std::size_t n) {
+  const auto mid = v.begin() + static_cast<std::ptrdiff_t>(std::min(n, v.size()));
+  std::partial_sort(v.begin(), mid, v.end(), [](const ranked& a, const ranked& b) { return a.key < b.key; });
 }
 
 }  // namespace
@@ -124,19 +130,30 @@ std::vector<pt::candidate> policy::candidates_for(const registry& reg, const str
   if (peers.size() <= settings_.max_considered) {
     for (const node_entry& e : peers) consider(e);
   } else {
-    // Floyd's sampling: max_considered distinct indices in O(max_considered).
-    std::unordered_set<std::size_t> picked;
+    // Floyd's sampling: max_considered distinct indices in O(max_considered). Membership is a
+    // stamp per index (this round's number), not a hash set: no hashing, no allocation.
     const std::size_t n = peers.size();
+    if (picked_.size() < n) picked_.resize(n, 0);
+    if (++round_ == 0) {
+      std::fill(picked_.begin(), picked_.end(), 0);
+      round_ = 1;
+    }
+    const auto insert = [&](std::size_t x) {
+      if (picked_[x] == round_) return false;
+      picked_[x] = round_;
+      return true;
+    };
     for (std::size_t j = n - settings_.max_considered; j < n; ++j) {
       std::size_t pick = static_cast<std::size_t>(rng_() % (j + 1));
-      if (!picked.insert(pick).second) {
+      if (!insert(pick)) {
         pick = j;
-        picked.insert(j);
+        insert(j);
       }
       consider(peers[pick]);
     }
   }
-  sort_ranked(ranked_peers);
+  // Only the first max_candidates can be offered (fewer, when edges or the origin go first).
+  sort_best(ranked_peers, settings_.max_candidates);
 
   if (h.spare) {
     append(ranked_peers);

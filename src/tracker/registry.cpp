@@ -1,5 +1,7 @@
 #include "tracker/registry.hpp"
 
+#include "core/splitmix.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -19,6 +21,17 @@ std::uint32_t used_kbps_of(const pt::node_stats& stats) {
 }  // namespace
 
 // ---- stream_swarm ----
+
+std::size_t stream_swarm::id_hash::operator()(const ps::node_id& id) const noexcept {
+  // All 16 bytes, mixed: the simulator's ids differ only in their last 8.
+  std::uint64_t a = 0;
+  std::uint64_t b = 0;
+  for (std::size_t i = 0; i < 8; ++i) {
+    a = (a << 8) | id[i];
+    b = (b << 8) | id[8 + i];
+  }
+  return static_cast<std::size_t>(core::splitmix64(a ^ core::splitmix64(b)));
+}
 
 const node_entry* stream_swarm::find(const ps::node_id& id) const {
   const auto it = index_.find(id);

@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/result.hpp"
@@ -103,7 +104,11 @@ class stream_swarm {
   std::uint32_t stream_kbps_ = 0;
   std::vector<node_entry> peers_;
   std::vector<node_entry> infra_;
-  std::map<ps::node_id, slot> index_;
+  /// Node ids are random (or, in the simulator, an index): their first 8 bytes hash them.
+  struct id_hash {
+    std::size_t operator()(const ps::node_id& id) const noexcept;
+  };
+  std::unordered_map<ps::node_id, slot, id_hash> index_;  // only looked up, never iterated
   std::uint64_t peer_upload_ = 0;
   std::uint64_t peer_used_ = 0;
   std::uint64_t peer_spare_ = 0;
