@@ -46,6 +46,7 @@ std::optional<ps::close_reason> node::impl::neighbour_up(neighbour_id n, const p
   if (!inserted) return ps::close_reason::duplicate;  // the driver reused an id: a local bug
   by_node[remote.id] = n;
   neighbour_state& nb = it->second;
+  ++live;
 
   // Our window first, so it can pull at once; then whom we know, so it can grow its set.
   ps::bitmap bm;
@@ -69,6 +70,7 @@ void node::impl::neighbour_down(neighbour_id n) {
   pick_wanted = true;
   release(*nb, last_now);
   if (const auto it = by_node.find(nb->hello.id); it != by_node.end() && it->second == n) by_node.erase(it);
+  if (!nb->closing) unlist(*nb);
   nbs.erase(n);
 }
 
@@ -92,6 +94,7 @@ void node::impl::drop(neighbour_state& nb, ps::close_reason reason, std::string 
   if (nb.closing) return;
   pick_wanted = true;
   release(nb, now);
+  unlist(nb);
   nb.closing = true;
   if (const auto it = by_node.find(nb.hello.id); it != by_node.end() && it->second == nb.id)
     by_node.erase(it);
@@ -136,7 +139,7 @@ void node::impl::step(time_point now) {
 
 void node::impl::expire_requests(time_point now) {
   for (auto& [id, nb] : nbs) {
-    if (nb.closing) continue;
+    if (nb.closing || !nb.asked.any_expired(now)) continue;
     const std::vector<chunk_seq> expired = nb.asked.expire(now);
     if (expired.empty()) continue;
     for (const chunk_seq seq : expired) {
@@ -153,7 +156,9 @@ void node::impl::expire_requests(time_point now) {
 
 void node::impl::housekeeping(time_point now) {
   bans.expire(now);
-  std::erase_if(dialing, [&](const auto& kv) { return now - kv.second >= s.dial_timeout; });
+  for (auto it = dialing.begin(); it != dialing.end();) {
+    it = now - it->second >= s.dial_timeout ? dialing.erase(it) : std::next(it);
+  }
   if (!log.empty()) {
     const chunk_seq low = log.first_seq();
     while (!failed_from.empty() && failed_from.begin()->first < low) failed_from.erase(failed_from.begin());
@@ -245,7 +250,7 @@ void node::on_message(neighbour_id n, const ps::message& msg, core::time_point n
 }
 
 void node::on_rtt(neighbour_id n, core::micros rtt, core::time_point now) {
-  if (auto* nb = impl_->find(n)) nb->rtt = rtt;
+  if (auto* nb = impl_->find(n)) impl_->set_rtt(*nb, rtt);
   impl_->step(now);
 }
 
