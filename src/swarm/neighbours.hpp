@@ -11,6 +11,8 @@
 
 #include <cstddef>
 #include <functional>
+#include <limits>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -46,10 +48,18 @@ class candidate_list {
   [[nodiscard]] std::vector<ps::peer_address> addresses() const;
 
  private:
+  /// 40 bytes (a peer_address with its optional tried time took 72): a list holds up to
+  /// max_size of them per node, most of a simulated node's memory otherwise.
   struct item {
-    ps::peer_address address;
-    std::optional<core::time_point> tried_at;
+    ps::node_id id{};
+    std::int64_t tried_us = k_never;  // µs since the epoch of the last next() that gave it
+    std::uint32_t v4 = 0;             // the host as a dotted-quad IPv4 address, when long_host is null
+    std::uint16_t port = 0;
+    std::unique_ptr<std::string> long_host;  // any other host form (IPv6, a name)
   };
+  static constexpr std::int64_t k_never = std::numeric_limits<std::int64_t>::min();
+  static item make_item(const ps::peer_address& a);
+  static ps::peer_address address_of(const item& it);
   [[nodiscard]] bool usable(const item& it, core::time_point now,
                             const std::function<bool(const ps::node_id&)>& excluded) const;
   std::vector<item>::iterator find(const ps::node_id& id);
