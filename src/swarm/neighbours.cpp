@@ -80,14 +80,24 @@ void candidate_list::add_ranked(std::span<const ps::peer_address> list) {
     }
     front.push_back(std::move(fresh));
   }
+  // Drop what would fall off the end first, and never hold room for more than max_size_: a
+  // vector grown by an insert past a full list would keep twice the room it needs.
+  if (items_.size() + front.size() > max_size_) items_.resize(max_size_ - std::min(max_size_, front.size()));
+  reserve_for(items_.size() + front.size());
   items_.insert(items_.begin(), std::make_move_iterator(front.begin()), std::make_move_iterator(front.end()));
   if (items_.size() > max_size_) items_.resize(max_size_);
+}
+
+void candidate_list::reserve_for(std::size_t n) {
+  if (n <= items_.capacity()) return;
+  items_.reserve(std::min(std::max(n, 2 * items_.capacity()), std::max(n, max_size_)));
 }
 
 void candidate_list::add_pex(std::span<const ps::peer_address> list) {
   for (const ps::peer_address& a : list) {
     if (items_.size() >= max_size_) break;
     if (a.id == self_ || a.port == 0 || find(a.id) != items_.end()) continue;
+    reserve_for(items_.size() + 1);
     items_.push_back(make_item(a));
   }
 }

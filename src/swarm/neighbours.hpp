@@ -63,6 +63,7 @@ class candidate_list {
   [[nodiscard]] bool usable(const item& it, core::time_point now,
                             const std::function<bool(const ps::node_id&)>& excluded) const;
   std::vector<item>::iterator find(const ps::node_id& id);
+  void reserve_for(std::size_t n);  // room for n items, at most max_size_ (unless n is more)
 
   ps::node_id self_;
   std::size_t max_size_;

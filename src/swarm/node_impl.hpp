@@ -339,11 +339,6 @@ struct node::impl {
   bool pick_wanted = true;                  // an input changed what the picker would say
   std::optional<time_point> recheck_at;     // the picker's
   std::optional<time_point> send_ready_at;  // the budget's, when sends wait for tokens
-
-  // pick()'s buffers, kept between rounds so a round allocates nothing once warm.
-  pick_problem pick_scratch;
-  std::vector<std::size_t> pick_wanted_index;
-  std::vector<const std::vector<neighbour_id>*> pick_failed;
 };
 
 }  // namespace meshcast::swarm

@@ -41,16 +41,24 @@ void node::impl::pick(time_point now) {
   if (*newest_known - low + 1 > k_max_pick_range) low = *newest_known + 1 - k_max_pick_range;
   const auto count = static_cast<std::size_t>(*newest_known - low + 1);
 
-  // The snapshot is rebuilt in buffers kept from round to round (no allocation once warm), and
-  // only the wanted chunks are looked up (most of the range is held or asked for already).
-  pick_problem& p = pick_scratch;
+  // The snapshot is rebuilt in buffers kept from round to round (no allocation once warm; one
+  // set per thread, not per node: a simulator runs 10^5 nodes on one thread), and only the
+  // wanted chunks are looked up (most of the range is held or asked for already).
+  struct scratch {
+    pick_problem p;
+    std::vector<std::size_t> wanted;
+    std::vector<const std::vector<neighbour_id>*> failed;
+    std::vector<pick_neighbour> spare;  // entries (their `has` buffers) not used this round
+  };
+  static thread_local scratch buffers;
+  pick_problem& p = buffers.p;
   p.first = low;
   p.now = now;
   p.wanted.assign(count, false);
   p.deadline.assign(count, std::nullopt);
   p.heard.assign(count, std::nullopt);
-  std::vector<std::size_t>& wanted = pick_wanted_index;
-  std::vector<const std::vector<neighbour_id>*>& failed = pick_failed;
+  std::vector<std::size_t>& wanted = buffers.wanted;
+  std::vector<const std::vector<neighbour_id>*>& failed = buffers.failed;
   wanted.clear();
   failed.assign(count, nullptr);
   for (std::size_t i = 0; i < count; ++i) {
@@ -67,7 +75,14 @@ void node::impl::pick(time_point now) {
   std::size_t k = 0;
   for (const auto& [id, nb] : nbs) {
     if (nb.closing) continue;
-    if (k == p.neighbours.size()) p.neighbours.emplace_back();
+    if (k == p.neighbours.size()) {
+      if (buffers.spare.empty()) {
+        p.neighbours.emplace_back();
+      } else {
+        p.neighbours.push_back(std::move(buffers.spare.back()));
+        buffers.spare.pop_back();
+      }
+    }
     pick_neighbour& pn = p.neighbours[k++];
     pn.id = id;
     pn.cls = class_of(nb.hello.role);
@@ -82,7 +97,10 @@ void node::impl::pick(time_point now) {
       pn.has[i] = !failed[i] || std::find(failed[i]->begin(), failed[i]->end(), id) == failed[i]->end();
     }
   }
-  p.neighbours.resize(k);
+  while (p.neighbours.size() > k) {
+    buffers.spare.push_back(std::move(p.neighbours.back()));
+    p.neighbours.pop_back();
+  }
 
   picker.set_urgent_threshold(3 * chunk_duration() + mean_rtt());
   const pick_result result = picker.pick(p);
