@@ -55,13 +55,30 @@ candidate_list::item candidate_list::make_item(const ps::peer_address& a) {
   if (const auto v4 = parse_v4(a.host)) {
     it.v4 = *v4;
   } else {
-    it.long_host = std::make_unique<std::string>(a.host);
+    it.long_host = true;
+    long_hosts_.emplace_back(a.id, a.host);
   }
   return it;
 }
 
-ps::peer_address candidate_list::address_of(const item& it) {
-  return {it.id, it.long_host ? *it.long_host : format_v4(it.v4), it.port};
+ps::peer_address candidate_list::address_of(const item& it) const {
+  if (!it.long_host) return {it.id, format_v4(it.v4), it.port};
+  const auto h = std::find_if(long_hosts_.begin(), long_hosts_.end(),
+                              [&](const auto& e) { return same_id(e.first, it.id); });
+  return {it.id, h != long_hosts_.end() ? h->second : std::string{}, it.port};
+}
+
+void candidate_list::forget(const item& it) {
+  if (!it.long_host) return;
+  const auto h = std::find_if(long_hosts_.begin(), long_hosts_.end(),
+                              [&](const auto& e) { return same_id(e.first, it.id); });
+  if (h != long_hosts_.end()) long_hosts_.erase(h);
+}
+
+void candidate_list::truncate(std::size_t n) {
+  if (items_.size() <= n) return;
+  for (auto it = items_.begin() + static_cast<std::ptrdiff_t>(n); it != items_.end(); ++it) forget(*it);
+  items_.resize(n);
 }
 
 std::vector<candidate_list::item>::iterator candidate_list::find(const ps::node_id& id) {
@@ -73,19 +90,21 @@ void candidate_list::add_ranked(std::span<const ps::peer_address> list) {
   for (const ps::peer_address& a : list) {
     if (a.id == self_ || a.port == 0) continue;
     if (std::any_of(front.begin(), front.end(), [&](const item& it) { return same_id(it.id, a.id); })) continue;
-    item fresh = make_item(a);
+    std::int64_t tried = k_never;
     if (auto it = find(a.id); it != items_.end()) {
-      fresh.tried_us = it->tried_us;
+      tried = it->tried_us;
+      forget(*it);
       items_.erase(it);
     }
-    front.push_back(std::move(fresh));
+    front.push_back(make_item(a));
+    front.back().tried_us = tried;
   }
   // Drop what would fall off the end first, and never hold room for more than max_size_: a
   // vector grown by an insert past a full list would keep twice the room it needs.
-  if (items_.size() + front.size() > max_size_) items_.resize(max_size_ - std::min(max_size_, front.size()));
+  if (items_.size() + front.size() > max_size_) truncate(max_size_ - std::min(max_size_, front.size()));
   reserve_for(items_.size() + front.size());
-  items_.insert(items_.begin(), std::make_move_iterator(front.begin()), std::make_move_iterator(front.end()));
-  if (items_.size() > max_size_) items_.resize(max_size_);
+  items_.insert(items_.begin(), front.begin(), front.end());
+  truncate(max_size_);
 }
 
 void candidate_list::reserve_for(std::size_t n) {
@@ -124,7 +143,10 @@ bool candidate_list::has_next(core::time_point now,
 }
 
 void candidate_list::remove(const ps::node_id& id) {
-  if (auto it = find(id); it != items_.end()) items_.erase(it);
+  if (auto it = find(id); it != items_.end()) {
+    forget(*it);
+    items_.erase(it);
+  }
 }
 
 std::vector<ps::peer_address> candidate_list::addresses() const {
