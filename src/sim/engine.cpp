@@ -521,6 +521,14 @@ void engine::settle(std::uint32_t i) {
   swarm::node& node = *n.node;
   for (;;) {
     observe(i);
+    // Each connection slot sits somewhere in a table of 10^5-10^6: fetch them all at once
+    // rather than miss the cache once per connection, one after the other (the drain loop was
+    // a tenth of the run at 10^5 peers, nearly all waiting for memory).
+    for (const std::uint32_t f : n.conns) {
+      const char* c = reinterpret_cast<const char*>(&conns_[f / 2]);
+      __builtin_prefetch(c);
+      __builtin_prefetch(c + sizeof(conn) - 1);
+    }
     for (std::size_t k = 0; k < n.conns.size(); ++k) drain(i, n.conns[k]);
     bool input = false;
     while (const std::optional<swarm::disconnect_order> d = node.poll_disconnect()) {
