@@ -66,6 +66,9 @@ struct msg_slot {
   /// how long that took (µs), which its bytes spent streaming towards the receiver.
   std::int64_t t = 0;
   std::uint32_t down_bytes = 0;  ///< what the receiver's downlink still has to take after arrival
+  /// A pex whose addresses are all simulated nodes travels as their plan indices (4 bytes
+  /// instead of ~56 each): an index into engine::pex_store_, and `msg` holds an empty pex.
+  std::uint32_t pex = k_nil;
   fair_link::ticket ticket;      ///< its place in a fifo link's line (hand-over, then arrival order)
 };
 
@@ -124,6 +127,10 @@ class engine {
   void fifo_push(msg_fifo& f, std::uint32_t i);
   std::uint32_t fifo_pop(msg_fifo& f);
   void fifo_clear(msg_fifo& f);
+  /// Stores a pex of simulated addresses as plan indices (see msg_slot::pex).
+  void compact_pex(std::uint32_t mi);
+  /// The message of slot `mi`, moved out (a compacted pex rebuilt).
+  ps::message take_msg(std::uint32_t mi);
 
   /// Node `c.node[d]` hands `m` to the socket of direction d.
   void send(std::uint32_t slot, int d, ps::message m);
@@ -192,6 +199,8 @@ class engine {
   std::size_t open_conns_ = 0;
   std::vector<msg_slot> pool_;
   std::vector<std::uint32_t> free_msgs_;
+  std::vector<std::vector<std::uint32_t>> pex_store_;  // msg_slot::pex: the addresses' plan indices
+  std::vector<std::uint32_t> free_pex_;
   std::size_t live_msgs_ = 0;
   struct delivery {
     std::uint32_t slot;

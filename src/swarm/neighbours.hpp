@@ -11,6 +11,9 @@
 
 #include <cstddef>
 #include <functional>
+#include <limits>
+#include <string>
+#include <utility>
 #include <optional>
 #include <span>
 #include <vector>
@@ -46,18 +49,30 @@ class candidate_list {
   [[nodiscard]] std::vector<ps::peer_address> addresses() const;
 
  private:
+  /// 32 bytes (a peer_address with its optional tried time took 72): a list holds up to
+  /// max_size of them per node, most of a simulated node's memory otherwise.
   struct item {
-    ps::peer_address address;
-    std::optional<core::time_point> tried_at;
+    ps::node_id id{};
+    std::int64_t tried_us = k_never;  // µs since the epoch of the last next() that gave it
+    std::uint32_t v4 = 0;             // the host as a dotted-quad IPv4 address, unless long_host
+    std::uint16_t port = 0;
+    bool long_host = false;  // any other host form (IPv6, a name): in long_hosts_
   };
+  static constexpr std::int64_t k_never = std::numeric_limits<std::int64_t>::min();
+  item make_item(const ps::peer_address& a);
+  [[nodiscard]] ps::peer_address address_of(const item& it) const;
+  void forget(const item& it);  // drops its long host, if any (the item is going)
   [[nodiscard]] bool usable(const item& it, core::time_point now,
                             const std::function<bool(const ps::node_id&)>& excluded) const;
   std::vector<item>::iterator find(const ps::node_id& id);
+  void reserve_for(std::size_t n);
+  void truncate(std::size_t n);  // keeps the first n  // room for n items, at most max_size_ (unless n is more)
 
   ps::node_id self_;
   std::size_t max_size_;
   core::micros backoff_;
   std::vector<item> items_;
+  std::vector<std::pair<ps::node_id, std::string>> long_hosts_;  // of the items with long_host
 };
 
 enum class admission { accept, self, banned, duplicate, full };

@@ -101,5 +101,20 @@ TEST(candidate_list, is_bounded) {
   EXPECT_EQ(c.size(), 3u);
 }
 
+TEST(candidate_list, hands_out_every_host_form_as_it_was_given) {
+  // IPv4 hosts are kept packed; anything that would not format back the same is kept as text.
+  candidate_list c(id('s'), 4);
+  const std::vector<ps::peer_address> list{{id('a'), "10.1.2.3", 7000},      {id('b'), "2001:db8::1", 7001},
+                                           {id('c'), "010.0.0.1", 7002},     {id('d'), "peer.example", 7003},
+                                           {id('e'), "255.255.255.255", 1}};
+  c.add_pex(list);  // bounded at 4: e is not taken
+  c.remove(id('c'));
+  const std::vector<ps::peer_address> ranked{{id('f'), "::1", 9}, {id('b'), "2001:db8::2", 7001}};
+  c.add_ranked(ranked);  // b moves to the front with its new address
+  std::vector<std::string> got;
+  for (const ps::peer_address& a : c.addresses()) got.push_back(a.host + ":" + std::to_string(a.port));
+  EXPECT_EQ(got, (std::vector<std::string>{"::1:9", "2001:db8::2:7001", "10.1.2.3:7000", "peer.example:7003"}));
+}
+
 }  // namespace
 }  // namespace meshcast::swarm

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <boost/container/devector.hpp>
+#include <boost/container/flat_map.hpp>
 #include <map>
 #include <random>
 
@@ -69,6 +70,22 @@ struct pending_push {
   bool first = false;  // our first copy of this chunk: it keeps the epidemic going
 };
 
+/// What a neighbour's hello said that the node uses afterwards (the strings and the key are the
+/// session's business: checked before the node sees the connection).
+struct neighbour_hello {
+  explicit neighbour_hello(const ps::hello& h)
+      : id(h.id), role(h.role), listen_port(h.listen_port), upload_kbps(h.upload_kbps) {}
+  ps::node_id id;
+  ps::node_role role;
+  std::uint16_t listen_port;
+  std::uint32_t upload_kbps;
+};
+
+/// Small maps (a neighbour's requests, chunks wanted, live neighbours): sorted vectors, which
+/// allocate nothing while empty and iterate in key order like std::map.
+template <class K, class V>
+using small_map = boost::container::flat_map<K, V>;
+
 struct neighbour_state {
   neighbour_state(neighbour_id n, const ps::hello& h, std::string address, bool in, time_point now,
                   std::size_t serve_limit, const flood_settings& fs)
@@ -83,7 +100,7 @@ struct neighbour_state {
         guard(fs, now) {}
 
   neighbour_id id;
-  ps::hello hello;
+  neighbour_hello hello;
   std::string host;
   bool inbound;
   time_point since;
@@ -98,7 +115,7 @@ struct neighbour_state {
   // it sits downstream of us; push targets are weighted by its square.
   double behind = 0.5;
   std::optional<micros> response;  // moving average: our request to its answer (or failure)
-  std::map<chunk_seq, time_point> asked_at;
+  small_map<chunk_seq, time_point> asked_at;
   time_point busy_until;
   serve_queue serving;  // its requests at us
   flood_guard guard;
@@ -171,10 +188,8 @@ struct node::impl {
     const auto it = nbs.find(n);
     return it == nbs.end() ? nullptr : &it->second;
   }
-  [[nodiscard]] std::size_t live_count() const {
-    return static_cast<std::size_t>(
-        std::count_if(nbs.begin(), nbs.end(), [](const auto& kv) { return !kv.second.closing; }));
-  }
+  /// Neighbours not closing (kept up to date by neighbour_up, drop and neighbour_down).
+  [[nodiscard]] std::size_t live_count() const { return live; }
   [[nodiscard]] micros chunk_duration() const { return ref ? ref->duration : k_default_chunk_duration; }
   [[nodiscard]] std::optional<time_point> source_time_of(chunk_seq seq) const {
     if (const chunk::chunk_ptr c = log.find(seq)) return c->header().source_time;
@@ -199,16 +214,27 @@ struct node::impl {
     const std::int64_t span = std::max<std::int64_t>(k_min_window_span, log.last_seq() - log.first_seq() + 1);
     return seq - log.first_seq() < -span || seq - log.last_seq() > span;
   }
-  [[nodiscard]] micros mean_rtt() const {
-    micros sum{0};
-    std::int64_t n = 0;
-    for (const auto& [id, nb] : nbs) {
-      if (nb.rtt && !nb.closing) {
-        sum += *nb.rtt;
-        ++n;
+  /// The mean RTT of the live neighbours that have one (sums kept by set_rtt, drop and
+  /// neighbour_down: exact, integer µs).
+  [[nodiscard]] micros mean_rtt() const { return rtt_count == 0 ? k_default_rtt : rtt_sum / rtt_count; }
+  void set_rtt(neighbour_state& nb, micros rtt) {
+    if (!nb.closing) {
+      if (nb.rtt) {
+        rtt_sum -= *nb.rtt;
+      } else {
+        ++rtt_count;
       }
+      rtt_sum += rtt;
     }
-    return n == 0 ? k_default_rtt : sum / n;
+    nb.rtt = rtt;
+  }
+  /// `nb` stops counting as live (closing, or gone while live).
+  void unlist(const neighbour_state& nb) {
+    --live;
+    if (nb.rtt) {
+      rtt_sum -= *nb.rtt;
+      --rtt_count;
+    }
   }
   /// Young enough to be worth a push: its source age is within push_max_age.
   [[nodiscard]] bool fresh(chunk_seq seq, time_point now) const {
@@ -285,7 +311,7 @@ struct node::impl {
   node_settings s;
   chunk::chunk_log& log;
   chunk_verifier verify;
-  std::mt19937_64 rng;
+  core::splitmix64_engine rng;  // 8 bytes (a std::mt19937_64 is 2.5 KB)
   chunk_picker picker;
   upload_budget budget;
   request_queue_settings rq;
@@ -295,12 +321,17 @@ struct node::impl {
   node_stats stats;
   rate_meter total_down, total_up;
 
-  std::map<neighbour_id, neighbour_state> nbs;
-  std::map<ps::node_id, neighbour_id> by_node;                 // live neighbours by node id
-  std::map<chunk_seq, neighbour_id> in_flight;                 // our live request for each seq, and where
-  std::map<chunk_seq, std::vector<neighbour_id>> failed_from;  // timed out / rejected there
-  std::map<chunk_seq, time_point> heard_at;                    // when a neighbour first said it holds it
-  std::map<ps::node_id, time_point> dialing;                   // dials handed out, not yet up or failed
+  // Flat maps: a node has a few dozen neighbours and wanted chunks at most, and every input
+  // walks some of these (std::map's node hops were a tenth of the simulator's time).
+  small_map<neighbour_id, neighbour_state> nbs;
+  small_map<ps::node_id, neighbour_id> by_node;                 // live neighbours by node id
+  small_map<chunk_seq, neighbour_id> in_flight;                 // our live request for each seq, and where
+  small_map<chunk_seq, std::vector<neighbour_id>> failed_from;  // timed out / rejected there
+  small_map<chunk_seq, time_point> heard_at;                    // when a neighbour first said it holds it
+  small_map<ps::node_id, time_point> dialing;                   // dials handed out, not yet up or failed
+  std::size_t live = 0;  // nbs not closing
+  micros rtt_sum{0};     // over live nbs with an rtt
+  std::int64_t rtt_count = 0;
 
   std::optional<chunk_seq> join;
   std::optional<chunk_seq> newest_known;  // newest advertised (plausibly) or held

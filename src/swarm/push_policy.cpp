@@ -5,7 +5,7 @@
 namespace meshcast::swarm {
 
 std::vector<neighbour_id> choose_push_targets(std::span<const push_candidate> candidates, std::size_t fanout,
-                                              std::mt19937_64& rng) {
+                                              core::splitmix64_engine& rng) {
   std::vector<const push_candidate*> eligible;
   for (const push_candidate& c : candidates) {
     if (!c.has_it && !c.is_origin) eligible.push_back(&c);

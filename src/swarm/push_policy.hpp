@@ -12,6 +12,7 @@
 #include <span>
 #include <vector>
 
+#include "core/splitmix.hpp"
 #include "swarm/picker.hpp"
 
 namespace meshcast::swarm {
@@ -33,6 +34,6 @@ struct push_candidate {
 /// side (it gets the chunk soonest), then the larger advertised upload (it can push on; unknown
 /// counts as average), then random among equals. Returns ids in push order.
 std::vector<neighbour_id> choose_push_targets(std::span<const push_candidate> candidates, std::size_t fanout,
-                                              std::mt19937_64& rng);
+                                              core::splitmix64_engine& rng);
 
 }  // namespace meshcast::swarm

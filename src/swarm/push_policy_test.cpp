@@ -36,7 +36,7 @@ std::vector<push_candidate> candidates(std::string_view spec) {
 
 /// The chosen targets' names, sorted.
 std::string targets(std::string_view spec, std::size_t fanout, std::uint64_t seed = 1) {
-  std::mt19937_64 rng(seed);
+  core::splitmix64_engine rng(seed);
   const auto cands = candidates(spec);
   std::string out;
   for (neighbour_id id : choose_push_targets(cands, fanout, rng)) out += static_cast<char>(id);

@@ -22,6 +22,7 @@ class rate_meter {
       started_ = true;
       first_ = now;
     }
+    if (!samples_.empty() && now < samples_.back().first) ordered_ = false;
     samples_.emplace_back(now, bytes);
     sum_ += bytes;
     trim(now);
@@ -33,8 +34,18 @@ class rate_meter {
   [[nodiscard]] double rate(core::time_point now) const {
     if (!started_) return 0;
     std::uint64_t sum = 0;
-    for (const auto& [t, b] : samples_) {
-      if (t > now - window_) sum += b;
+    if (ordered_) {
+      // Samples in time order (the usual case): the window's sum is the kept sum less the
+      // oldest samples that fell out since the last add — O(expired), not O(samples).
+      sum = sum_;
+      for (const auto& [t, b] : samples_) {
+        if (t > now - window_) break;
+        sum -= b;
+      }
+    } else {
+      for (const auto& [t, b] : samples_) {
+        if (t > now - window_) sum += b;
+      }
     }
     const auto span = std::clamp(now - first_, core::micros{window_.count() / 4}, window_);
     return static_cast<double>(sum) * 1e6 / static_cast<double>(span.count());
@@ -59,6 +70,7 @@ class rate_meter {
   std::uint64_t total_bytes_ = 0;
   core::time_point first_;
   bool started_ = false;
+  bool ordered_ = true;  // every add came at or after the previous one
 };
 
 }  // namespace meshcast::swarm

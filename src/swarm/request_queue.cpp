@@ -23,31 +23,61 @@ core::micros request_timeout(core::micros rtt, std::size_t queued_ahead, std::si
   return std::clamp(2 * expected, s.min_timeout, s.max_timeout);
 }
 
-std::vector<chunk_seq> outstanding_requests::expire(core::time_point now) {
-  std::vector<chunk_seq> out;
-  for (auto it = items_.begin(); it != items_.end();) {
-    if (it->second <= now) {
-      out.push_back(it->first);
-      it = items_.erase(it);
-    } else {
-      ++it;
+void outstanding_requests::add(chunk_seq seq, core::time_point timeout_at) {
+  const auto it = std::lower_bound(items_.begin(), items_.end(), seq,
+                                   [](const item& x, chunk_seq s) { return x.seq < s; });
+  if (it != items_.end() && it->seq == seq) {
+    const bool was_earliest = it->at == earliest_;
+    it->at = timeout_at;
+    if (was_earliest && timeout_at > earliest_) {
+      recompute_earliest();
+    } else if (timeout_at < earliest_) {
+      earliest_ = timeout_at;
     }
+    return;
   }
-  return out;
+  if (items_.empty() || timeout_at < earliest_) earliest_ = timeout_at;
+  items_.insert(it, item{seq, timeout_at});
 }
 
-std::optional<core::time_point> outstanding_requests::next_timeout() const {
-  std::optional<core::time_point> t;
-  for (const auto& [seq, at] : items_) {
-    if (!t || at < *t) t = at;
-  }
-  return t;
+bool outstanding_requests::erase(chunk_seq seq) {
+  const auto it = std::lower_bound(items_.begin(), items_.end(), seq,
+                                   [](const item& x, chunk_seq s) { return x.seq < s; });
+  if (it == items_.end() || it->seq != seq) return false;
+  const bool was_earliest = it->at == earliest_;
+  items_.erase(it);
+  if (was_earliest) recompute_earliest();
+  return true;
+}
+
+bool outstanding_requests::contains(chunk_seq seq) const {
+  const auto it = std::lower_bound(items_.begin(), items_.end(), seq,
+                                   [](const item& x, chunk_seq s) { return x.seq < s; });
+  return it != items_.end() && it->seq == seq;
+}
+
+void outstanding_requests::recompute_earliest() {
+  if (items_.empty()) return;
+  earliest_ = items_.front().at;
+  for (const item& x : items_) earliest_ = std::min(earliest_, x.at);
+}
+
+std::vector<chunk_seq> outstanding_requests::expire(core::time_point now) {
+  std::vector<chunk_seq> out;
+  if (!any_expired(now)) return out;
+  std::erase_if(items_, [&](const item& x) {
+    if (x.at > now) return false;
+    out.push_back(x.seq);
+    return true;
+  });
+  recompute_earliest();
+  return out;
 }
 
 std::vector<chunk_seq> outstanding_requests::seqs() const {
   std::vector<chunk_seq> out;
   out.reserve(items_.size());
-  for (const auto& [seq, at] : items_) out.push_back(seq);
+  for (const item& x : items_) out.push_back(x.seq);
   return out;
 }
 

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstddef>
-#include <map>
 #include <optional>
 #include <vector>
 
@@ -35,22 +34,36 @@ std::size_t request_limit(double bytes_per_s, std::size_t chunk_bytes, const req
 core::micros request_timeout(core::micros rtt, std::size_t queued_ahead, std::size_t chunk_bytes,
                              double bytes_per_s, const request_queue_settings& s);
 
-/// The requests we have outstanding at one neighbour: seq → when it times out.
+/// The requests we have outstanding at one neighbour: seq → when it times out. A few (≤ the
+/// request cap) per neighbour, looked at after every input: a vector sorted by seq (nothing
+/// allocated while empty) and the earliest timeout kept, so "nothing expired" costs one compare.
 class outstanding_requests {
  public:
-  void add(chunk_seq seq, core::time_point timeout_at) { items_[seq] = timeout_at; }
-  bool erase(chunk_seq seq) { return items_.erase(seq) != 0; }
-  [[nodiscard]] bool contains(chunk_seq seq) const { return items_.count(seq) != 0; }
+  void add(chunk_seq seq, core::time_point timeout_at);
+  bool erase(chunk_seq seq);
+  [[nodiscard]] bool contains(chunk_seq seq) const;
   [[nodiscard]] std::size_t size() const { return items_.size(); }
   [[nodiscard]] bool empty() const { return items_.empty(); }
 
   /// Removes and returns the requests whose timeout is at or before `now`, lowest seq first.
   std::vector<chunk_seq> expire(core::time_point now);
-  [[nodiscard]] std::optional<core::time_point> next_timeout() const;
+  /// Whether expire(now) would return something.
+  [[nodiscard]] bool any_expired(core::time_point now) const { return !items_.empty() && earliest_ <= now; }
+  [[nodiscard]] std::optional<core::time_point> next_timeout() const {
+    if (items_.empty()) return std::nullopt;
+    return earliest_;
+  }
   [[nodiscard]] std::vector<chunk_seq> seqs() const;
 
  private:
-  std::map<chunk_seq, core::time_point> items_;
+  struct item {
+    chunk_seq seq;
+    core::time_point at;
+  };
+  void recompute_earliest();
+
+  std::vector<item> items_;    // sorted by seq
+  core::time_point earliest_;  // min of items_[].at while not empty
 };
 
 }  // namespace meshcast::swarm

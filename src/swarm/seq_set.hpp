@@ -21,7 +21,9 @@ class seq_set {
  public:
   /// Holds up to `capacity` consecutive sequence numbers (rounded up to a multiple of 64).
   explicit seq_set(std::size_t capacity = 4096)
-      : words_((capacity + 63) / 64, 0), capacity_(words_.size() * 64) {}
+      : words_((capacity + 63) / 64, 0),
+        capacity_(words_.size() * 64),
+        mask_((capacity_ & (capacity_ - 1)) == 0 ? capacity_ - 1 : 0) {}
 
   /// Adds `s`. Returns false (and does nothing) when `s` is below the window.
   bool insert(chunk_seq s) {
@@ -56,13 +58,18 @@ class seq_set {
   [[nodiscard]] bool in_window(chunk_seq s) const {
     return s >= base_ && s - base_ < static_cast<std::int64_t>(capacity_);
   }
-  [[nodiscard]] std::size_t index(chunk_seq s) const { return s.value() % capacity_; }
+  // A power-of-two capacity (the node's 1024) masks instead of dividing: contains() runs for
+  // every wanted chunk and neighbour in each pick round.
+  [[nodiscard]] std::size_t index(chunk_seq s) const {
+    return mask_ != 0 ? static_cast<std::size_t>(s.value() & mask_) : static_cast<std::size_t>(s.value() % capacity_);
+  }
   std::uint64_t& word(chunk_seq s) { return words_[index(s) / 64]; }
   [[nodiscard]] std::uint64_t word(chunk_seq s) const { return words_[index(s) / 64]; }
   [[nodiscard]] std::uint64_t bit(chunk_seq s) const { return std::uint64_t{1} << (index(s) % 64); }
 
   std::vector<std::uint64_t> words_;
   std::size_t capacity_;
+  std::uint64_t mask_;  // capacity_ - 1 when a power of two, else 0
   chunk_seq base_{0};
   std::optional<chunk_seq> newest_;
 };

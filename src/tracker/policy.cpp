@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <tuple>
-#include <unordered_set>
 
 namespace meshcast::tracker {
 
@@ -43,6 +42,13 @@ std::uint32_t load_quarters(const node_entry& e) {
 
 void sort_ranked(std::vector<ranked>& v) {
   std::sort(v.begin(), v.end(), [](const ranked& a, const ranked& b) { return a.key < b.key; });
+}
+
+/// Puts the best `n` first, in order (the rest in no order): only they can make the answer.
+/// Keys end in a 64-bit random draw, so they are distinct and this equals a full sort's prefix.
+void sort_best(std::vector<ranked>& v, std::size_t n) {
+  const auto mid = v.begin() + static_cast<std::ptrdiff_t>(std::min(n, v.size()));
+  std::partial_sort(v.begin(), mid, v.end(), [](const ranked& a, const ranked& b) { return a.key < b.key; });
 }
 
 }  // namespace
@@ -110,33 +116,50 @@ std::vector<pt::candidate> policy::candidates_for(const registry& reg, const str
   }
   const bool include_origin = !h.spare || other_peers < settings_.small_swarm_peers;
 
-  // Peers: all of them in a small swarm, a random sample in a big one.
+  // Peers: all of them in a small swarm, a random sample in a big one. Read from the packed
+  // briefs (the same fields as the entries: id, port, last seen, spare, rendition, region).
   const auto peers = s.peers();
+  const auto briefs = s.peer_briefs();
+  const std::uint32_t rendition = s.name_index(requester.rendition);
+  const std::uint32_t region = requester.region.empty() ? stream_swarm::k_no_name : s.name_index(requester.region);
   std::vector<ranked> ranked_peers;
-  const auto consider = [&](const node_entry& e) {
-    if (!usable(e) || e.rendition != requester.rendition) return;
+  const auto consider_at = [&](std::size_t k) {
+    const stream_swarm::peer_brief& b = briefs[k];
+    if (b.id == requester.id || !b.dialable || now - b.last_seen > reg.expiry() || b.rendition != rendition) return;
     const std::int64_t spare_streams = static_cast<std::int64_t>(
-        std::min<std::uint64_t>(k_max_spare_streams, e.spare_kbps() / std::max(h.stream_kbps, 1u)));
+        std::min<std::uint64_t>(k_max_spare_streams, b.spare_kbps / std::max(h.stream_kbps, 1u)));
     const std::int64_t age =
-        std::min<std::int64_t>(k_max_age_intervals, (now - e.last_seen) / interval);
-    ranked_peers.push_back({&e, {region_rank(e, requester), -spare_streams, age, rng_()}});
+        std::min<std::int64_t>(k_max_age_intervals, (now - b.last_seen) / interval);
+    const int in_region = region != stream_swarm::k_no_name && b.region == region ? 0 : 1;
+    ranked_peers.push_back({&peers[k], {in_region, -spare_streams, age, rng_()}});
   };
   if (peers.size() <= settings_.max_considered) {
-    for (const node_entry& e : peers) consider(e);
+    for (std::size_t k = 0; k < peers.size(); ++k) consider_at(k);
   } else {
-    // Floyd's sampling: max_considered distinct indices in O(max_considered).
-    std::unordered_set<std::size_t> picked;
+    // Floyd's sampling: max_considered distinct indices in O(max_considered). Membership is a
+    // stamp per index (this round's number), not a hash set: no hashing, no allocation.
     const std::size_t n = peers.size();
+    if (picked_.size() < n) picked_.resize(n, 0);
+    if (++round_ == 0) {
+      std::fill(picked_.begin(), picked_.end(), 0);
+      round_ = 1;
+    }
+    const auto insert = [&](std::size_t x) {
+      if (picked_[x] == round_) return false;
+      picked_[x] = round_;
+      return true;
+    };
     for (std::size_t j = n - settings_.max_considered; j < n; ++j) {
       std::size_t pick = static_cast<std::size_t>(rng_() % (j + 1));
-      if (!picked.insert(pick).second) {
+      if (!insert(pick)) {
         pick = j;
-        picked.insert(j);
+        insert(j);
       }
-      consider(peers[pick]);
+      consider_at(pick);
     }
   }
-  sort_ranked(ranked_peers);
+  // Only the first max_candidates can be offered (fewer, when edges or the origin go first).
+  sort_best(ranked_peers, settings_.max_candidates);
 
   if (h.spare) {
     append(ranked_peers);

@@ -68,6 +68,8 @@ class policy {
  private:
   policy_settings settings_;
   std::mt19937_64 rng_;
+  std::vector<std::uint32_t> picked_;  // sampling: picked_[i] == round_ when peer i is taken
+  std::uint32_t round_ = 0;
 };
 
 }  // namespace meshcast::tracker

@@ -1,5 +1,7 @@
 #include "tracker/registry.hpp"
 
+#include "core/splitmix.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -19,6 +21,17 @@ std::uint32_t used_kbps_of(const pt::node_stats& stats) {
 }  // namespace
 
 // ---- stream_swarm ----
+
+std::size_t stream_swarm::id_hash::operator()(const ps::node_id& id) const noexcept {
+  // All 16 bytes, mixed: the simulator's ids differ only in their last 8.
+  std::uint64_t a = 0;
+  std::uint64_t b = 0;
+  for (std::size_t i = 0; i < 8; ++i) {
+    a = (a << 8) | id[i];
+    b = (b << 8) | id[8 + i];
+  }
+  return static_cast<std::size_t>(core::splitmix64(a ^ core::splitmix64(b)));
+}
 
 const node_entry* stream_swarm::find(const ps::node_id& id) const {
   const auto it = index_.find(id);
@@ -45,11 +58,55 @@ void stream_swarm::account(const node_entry& e, bool add) {
   }
 }
 
+std::uint32_t stream_swarm::name_index(std::string_view name) const {
+  const auto it = name_ids_.find(std::string(name));
+  return it == name_ids_.end() ? k_no_name : it->second;
+}
+
+std::uint32_t stream_swarm::intern(const std::string& name) {
+  if (const auto it = name_ids_.find(name); it != name_ids_.end()) {
+    ++name_refs_[it->second];
+    return it->second;
+  }
+  std::uint32_t k;
+  if (!free_names_.empty()) {
+    k = free_names_.back();
+    free_names_.pop_back();
+    names_[k] = name;
+    name_refs_[k] = 1;
+  } else {
+    k = static_cast<std::uint32_t>(names_.size());
+    names_.push_back(name);
+    name_refs_.push_back(1);
+  }
+  name_ids_.emplace(name, k);
+  return k;
+}
+
+void stream_swarm::release(std::uint32_t k) {
+  if (--name_refs_[k] != 0) return;
+  name_ids_.erase(names_[k]);
+  names_[k].clear();
+  free_names_.push_back(k);
+}
+
+stream_swarm::peer_brief stream_swarm::brief_of(const node_entry& e) {
+  peer_brief b;
+  b.id = e.id;
+  b.last_seen = e.last_seen;
+  b.spare_kbps = e.spare_kbps();
+  b.rendition = intern(e.rendition);
+  b.region = intern(e.region);
+  b.dialable = e.dialable();
+  return b;
+}
+
 node_entry& stream_swarm::insert(node_entry e) {
   account(e, true);
   const bool infra = is_infrastructure(e.role);
   auto& list = infra ? infra_ : peers_;
   index_[e.id] = slot{infra, list.size()};
+  if (!infra) briefs_.push_back(brief_of(e));
   list.push_back(std::move(e));
   return list.back();
 }
@@ -61,6 +118,12 @@ void stream_swarm::remove(const ps::node_id& id) {
   index_.erase(it);
   auto& list = where.infra ? infra_ : peers_;
   account(list[where.index], false);
+  if (!where.infra) {
+    release(briefs_[where.index].rendition);
+    release(briefs_[where.index].region);
+    briefs_[where.index] = briefs_.back();
+    briefs_.pop_back();
+  }
   if (where.index + 1 != list.size()) {
     list[where.index] = std::move(list.back());
     index_[list[where.index].id].index = where.index;

@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/result.hpp"
@@ -82,6 +83,22 @@ class stream_swarm {
   [[nodiscard]] std::size_t size() const { return peers_.size() + infra_.size(); }
   [[nodiscard]] std::size_t count(ps::node_role role) const;
 
+  /// What the policy reads of every sampled peer, packed in a vector parallel to peers(): a
+  /// random sample of 1,000 peers per announce then reads 40 bytes each, not a 240-byte entry
+  /// and its strings (at 10^5 peers those are far out of cache, one miss after another).
+  struct peer_brief {
+    ps::node_id id{};
+    core::time_point last_seen;
+    std::uint32_t spare_kbps = 0;
+    std::uint32_t rendition = 0;  ///< name_index() of its rendition
+    std::uint32_t region = 0;     ///< name_index() of its region
+    bool dialable = false;
+  };
+  [[nodiscard]] std::span<const peer_brief> peer_briefs() const { return briefs_; }
+  static constexpr std::uint32_t k_no_name = 0xffffffffU;
+  /// The number standing for a rendition or region name some peer has, or k_no_name.
+  [[nodiscard]] std::uint32_t name_index(std::string_view name) const;
+
   /// Sums over peers, kept up to date on every change (kbit/s).
   [[nodiscard]] std::uint64_t peer_upload_kbps() const { return peer_upload_; }
   [[nodiscard]] std::uint64_t peer_used_kbps() const { return peer_used_; }
@@ -96,14 +113,27 @@ class stream_swarm {
   node_entry& insert(node_entry e);
   void remove(const ps::node_id& id);
   void account(const node_entry& e, bool add);
+  std::uint32_t intern(const std::string& name);
+  void release(std::uint32_t k);
+  [[nodiscard]] peer_brief brief_of(const node_entry& e);
 
   std::string name_;
   core::time_point created_;
   std::string public_key_;
   std::uint32_t stream_kbps_ = 0;
   std::vector<node_entry> peers_;
+  std::vector<peer_brief> briefs_;  // briefs_[i] describes peers_[i]
   std::vector<node_entry> infra_;
-  std::map<ps::node_id, slot> index_;
+  // Peers' rendition and region names, numbered while some peer has them.
+  std::vector<std::string> names_;
+  std::vector<std::uint32_t> name_refs_;
+  std::vector<std::uint32_t> free_names_;
+  std::unordered_map<std::string, std::uint32_t> name_ids_;
+  /// Node ids are random (or, in the simulator, an index): their first 8 bytes hash them.
+  struct id_hash {
+    std::size_t operator()(const ps::node_id& id) const noexcept;
+  };
+  std::unordered_map<ps::node_id, slot, id_hash> index_;  // only looked up, never iterated
   std::uint64_t peer_upload_ = 0;
   std::uint64_t peer_used_ = 0;
   std::uint64_t peer_spare_ = 0;

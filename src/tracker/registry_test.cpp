@@ -44,6 +44,28 @@ TEST_F(registry_test, peer_or_edge_of_an_unknown_stream_is_refused) {
   EXPECT_EQ(reg.find("live/cam"), nullptr);
 }
 
+TEST_F(registry_test, peer_briefs_follow_the_peers) {
+  ASSERT_TRUE(add("origin o"));
+  ASSERT_TRUE(add("peer a region=eu up=1000"));
+  ASSERT_TRUE(add("peer b region=us up=2000 used=500"));
+  ASSERT_TRUE(add("peer c region=eu"));
+  ASSERT_TRUE(reg.leave("live/cam", id_of("a")));              // c moves into a's place
+  ASSERT_TRUE(add("peer b region=ap up=2000 used=1500", t0 + 1s));  // refreshed: b goes last
+  const auto peers = cam().peers();
+  const auto briefs = cam().peer_briefs();
+  ASSERT_EQ(briefs.size(), peers.size());
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    EXPECT_EQ(briefs[i].id, peers[i].id);
+    EXPECT_EQ(briefs[i].last_seen, peers[i].last_seen);
+    EXPECT_EQ(briefs[i].spare_kbps, peers[i].spare_kbps());
+    EXPECT_EQ(briefs[i].dialable, peers[i].dialable());
+    EXPECT_EQ(briefs[i].region, cam().name_index(peers[i].region));
+    EXPECT_EQ(briefs[i].rendition, cam().name_index(peers[i].rendition));
+  }
+  EXPECT_EQ(cam().name_index("us"), stream_swarm::k_no_name);  // nobody there any more
+  EXPECT_NE(cam().name_index("ap"), stream_swarm::k_no_name);
+}
+
 TEST_F(registry_test, announce_again_refreshes_the_entry) {
   ASSERT_TRUE(add("origin o"));
   ASSERT_TRUE(add("peer p up=1000", t0 + 1s));
