@@ -121,10 +121,10 @@ TEST(swarm_sim, thirty_peers_play_on_time_on_three_origin_copies_with_few_duplic
   swarm_run run(30);
   const auto end = run.t0 + 20s;
   run.sim.run_until(end);
-  // Worst peer ≥ 97 %: answers go newest chunk first (docs/swarm.md, "Upload"), which costs a
-  // small swarm's unluckiest peer a chunk or two that waited behind newer ones, and is what lets
-  // 200 peers with mixed uploads play at all.
-  run.expect_continuity("30 peers", end, 0.97);
+  // Worst peer ≥ 95 %: answers go newest chunk first (docs/swarm.md, "Upload"), which costs a
+  // small swarm's unluckiest peer a few chunks that waited behind newer ones (earliest deadline
+  // first gives 100 % here), and is what lets 100–200 peers with mixed uploads play at all.
+  run.expect_continuity("30 peers", end, 0.95);
   EXPECT_LT(run.origin_egress(end), 4.0);
   EXPECT_LT(run.duplicate_share(), 0.05);
   std::printf("[30 peers] delay p50 %.0f ms, p95 %.0f ms, p99 %.0f ms; control overhead %.2f%%\n",
@@ -161,7 +161,7 @@ TEST(swarm_sim, five_peers_leaving_abruptly_at_ten_seconds_do_not_hurt_the_rest)
   const auto end = run.t0 + 20s;
   run.sim.run_until(end);
   for (std::size_t k = 0; k < 5; ++k) EXPECT_FALSE(run.sim.alive(run.peers[k * 6]));
-  run.expect_continuity("30 peers, 5 leave at 10 s", end, 0.97);
+  run.expect_continuity("30 peers, 5 leave at 10 s", end, 0.95);
   EXPECT_LT(run.origin_egress(end), 4.0);
 }
 
