@@ -119,6 +119,11 @@ void add_experiment_commands(CLI::App& app, experiment_settings& lab, experiment
   s->add_option("--log-window", sim.log_window_s, "Seconds of chunks each simulated node keeps")
       ->capture_default_str()
       ->check(CLI::Range(2, 600));
+  s->add_option("--links", sim.links,
+                "Uplink discipline: fair (connections share a node's upload, as TCP flows do) | lab (whole "
+                "messages first come first served, as the in-process lab's shaper)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fair", "lab"}));
 }
 
 int run_lab(const experiment_settings& s) {
@@ -151,6 +156,10 @@ int run_sim(const experiment_settings& s) {
   report::collector c(collector_settings_for(*p, s, core::from_us(1'700'000'000'000'000)), p->plan);
   sim::sim_settings ss;
   ss.log_window_s = s.log_window_s;
+  if (s.links == "lab") {
+    ss.sharing = sim::link_sharing::fifo;
+    ss.socket_buffer_bytes = 1;
+  }
   sim::sim_stats stats;
   const std::int64_t t0 = core::steady_us();
   auto r = sim::run(p->scn, p->plan, c, ss, &stats);

@@ -26,6 +26,7 @@ struct experiment_settings {
   bool no_plots = false;
   std::size_t sample = 2000;  ///< viewers whose per-chunk records are kept
   std::uint32_t log_window_s = 10;  ///< sim: chunk log window per simulated node
+  std::string links = "fair";       ///< sim: fair (processor sharing, as TCP flows) | lab (the lab's shaper)
   std::string self_binary;          ///< lab --netns: the meshcast executable (argv[0] resolved)
 };
 
