@@ -190,6 +190,19 @@ run_result collector::finish(core::time_point end) {
         }
       }
       out.continuity = out.due == 0 ? 1.0 : static_cast<double>(out.on_time) / static_cast<double>(out.due);
+    } else if (kind == scenario::node_kind::peer && n.join_us >= 0) {
+      // A viewer that never stored a chunk played nothing: every chunk produced after it joined
+      // whose deadline came while it was there is missing (it must not count as perfect).
+      const std::int64_t horizon = n.leave_us >= 0 ? std::min(end_us, n.leave_us) : end_us;
+      for (const produced_chunk& c : produced_) {
+        if (!c.known || c.source_us < n.join_us) continue;
+        const std::int64_t deadline = c.source_us + delay_us;
+        if (deadline > horizon) break;
+        ++out.due;
+        ++out.missing;
+        ++due_by_second[std::min(second_of(deadline), seconds - 1)];
+      }
+      out.continuity = out.due == 0 ? 1.0 : 0.0;
     }
     if (kind == scenario::node_kind::peer && n.join_us >= 0) {
       if (out.startup_ms) r.startup_ms.push_back(*out.startup_ms);

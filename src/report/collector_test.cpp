@@ -75,6 +75,26 @@ TEST(Collector, ContinuityCountsOnTimeLateAndMissingFromTheJoinPoint) {
   EXPECT_EQ(r.chunks_produced, 100U);
 }
 
+TEST(Collector, AViewerThatNeverStoresAChunkPlaysNothing) {
+  const auto plan = small_plan(2);
+  collector c(settings(), plan);
+  produce(c, 100);
+  c.on_join(1, t0 + 2s);  // joins at 2 s and never gets a chunk
+  c.on_join(2, t0);
+  c.on_join_point(2, 500);
+  for (std::uint64_t k = 0; k < 100; ++k) {
+    const auto src = t0 + std::chrono::milliseconds{100 * k};
+    c.on_arrival(2, 500 + k, src, src + 200ms, 0, 12'500, true);
+  }
+  const run_result r = c.finish(t0 + 10s);
+  // Due from its join: source times 2.0..9.0 s (deadline ≤ 10 s) = 71 chunks, all missing.
+  EXPECT_EQ(r.nodes[1].due, 71U);
+  EXPECT_EQ(r.nodes[1].missing, 71U);
+  EXPECT_EQ(r.nodes[1].continuity, 0.0);
+  EXPECT_FALSE(r.nodes[1].startup_ms);
+  EXPECT_EQ(r.nodes[2].continuity, 1.0);
+}
+
 TEST(Collector, OffloadEgressAndDuplicates) {
   const auto plan = small_plan(2);
   collector c(settings(), plan);
