@@ -154,10 +154,7 @@ int main(int argc, char** argv) {
   progress_state ps{core::steady_us(), o.quiet};
   sim::sim_settings ss;
   ss.log_window_s = o.window;
-  if (o.lab_links) {
-    ss.sharing = sim::link_sharing::fifo;
-    ss.socket_buffer_bytes = 1;
-  }
+  if (o.lab_links) ss.use_lab_links();
   ss.progress = progress;
   ss.progress_user = &ps;
   sim::sim_stats st;

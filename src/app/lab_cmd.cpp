@@ -156,10 +156,7 @@ int run_sim(const experiment_settings& s) {
   report::collector c(collector_settings_for(*p, s, core::from_us(1'700'000'000'000'000)), p->plan);
   sim::sim_settings ss;
   ss.log_window_s = s.log_window_s;
-  if (s.links == "lab") {
-    ss.sharing = sim::link_sharing::fifo;
-    ss.socket_buffer_bytes = 1;
-  }
+  if (s.links == "lab") ss.use_lab_links();
   sim::sim_stats stats;
   const std::int64_t t0 = core::steady_us();
   auto r = sim::run(p->scn, p->plan, c, ss, &stats);

@@ -33,6 +33,12 @@ struct sim_settings {
   /// Progress callback every simulated second (wall-clock figures for the CLI); may be null.
   void (*progress)(double sim_s, std::size_t events, void* user) = nullptr;
   void* progress_user = nullptr;
+
+  /// The in-process lab's link model (`meshcast sim --links lab`, `sim_bench --lab-links`).
+  void use_lab_links() {
+    sharing = link_sharing::fifo;
+    socket_buffer_bytes = 1;
+  }
 };
 
 /// Engine figures for the benchmark (not part of report.json: they depend on the machine).
