@@ -640,30 +640,24 @@ class runner {
   }
 
   /// Graceful: a leave to the tracker, close frames to every neighbour.
-  void leave(std::uint32_t i) {
-    lab_node& n = nodes_[i];
-    if (n.st != lab_node::state::live) return;
-    const auto now = wall_now();
-    loop_shard& sh = shard_of(i);
-    sample(sh, i, now);
-    feed_.flush(sh.batch);
-    if (n.tracker) n.tracker->stop();
-    n.transport->stop();
-    n.st = lab_node::state::gone;
-    feed_.left(i, run_clock(now));
-    if (i == 0) stop_source();
-  }
-
+  void leave(std::uint32_t i) { depart(i, true); }
   /// Killed: sockets closed at once, no goodbye, no tracker leave.
-  void kill(std::uint32_t i) {
+  void kill(std::uint32_t i) { depart(i, false); }
+
+  void depart(std::uint32_t i, bool graceful) {
     lab_node& n = nodes_[i];
     if (n.st != lab_node::state::live) return;
     const auto now = wall_now();
     loop_shard& sh = shard_of(i);
     sample(sh, i, now);
     feed_.flush(sh.batch);
-    n.tracker.reset();  // destroying a tracker client sends no leave
-    n.transport->abort();
+    if (graceful) {
+      if (n.tracker) n.tracker->stop();
+      n.transport->stop();
+    } else {
+      n.tracker.reset();  // destroying a tracker client sends no leave
+      n.transport->abort();
+    }
     n.st = lab_node::state::gone;
     feed_.left(i, run_clock(now));
     if (i == 0) stop_source();

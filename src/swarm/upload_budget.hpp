@@ -1,8 +1,9 @@
 // What this node uploads: the token bucket that caps chunk payload bytes to upload_kbps, and the
 // per-neighbour FIFO of chunk requests waiting to be served. The node (node_schedule.cpp) spends
-// the budget in this order: answers due within the urgent threshold, first push copies of fresh
-// chunks (newest first), other answers (earliest deadline among the FIFO heads), extra push
-// copies. Plain value types; no thread affinity.
+// the budget in this order: the first-ranked answer if it is due within the urgent threshold,
+// first push copies of fresh chunks (newest first), other answers (among the FIFO heads the
+// largest serve key: newest chunk first, node_impl.hpp), extra push copies. Plain value types; no
+// thread affinity.
 #pragma once
 
 #include <cstddef>
