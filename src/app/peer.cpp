@@ -14,6 +14,7 @@
 #include "net/http_server.hpp"
 #include "net/tracker_client.hpp"
 #include "net/ts_output.hpp"
+#include "sim/node_config.hpp"
 
 namespace meshcast::app {
 namespace {
@@ -30,7 +31,8 @@ std::vector<ps::peer_address> addresses(const pt::announce_response& r) {
   return out;
 }
 
-/// The numbers a tracker wants to hear from a peer (it ranks candidates by spare upload).
+/// The playout figures a peer reports to the tracker (for the dashboard); the numbers the tracker
+/// ranks candidates by come from the node (sim::announce_stats).
 pt::node_stats announce_stats(const nlohmann::json& s) {
   pt::node_stats out;
   if (s.contains("playout")) {
@@ -38,7 +40,6 @@ pt::node_stats announce_stats(const nlohmann::json& s) {
     out["continuity"] = p.value("continuity", 1.0);
     if (p.contains("arrival_delay_ms")) out["delay_p95_ms"] = p["arrival_delay_ms"].value("p95", 0.0);
   }
-  out["neighbours"] = static_cast<double>(s["neighbours"].size());
   return out;
 }
 
@@ -166,13 +167,30 @@ int run_peer(const peer_settings& s) {
     member.dial(*ep);
   }
 
-  // Refresh what the next announce reports, and log a one-line status now and then.
+  // Every second: refresh what the next announce reports, and announce now when the node,
+  // starving, wants fresh candidates. Every fifth: the playout figures and a status line.
+  std::uint64_t ticks = 0;
+  pt::node_stats playout_stats;
   std::function<void()> tick = [&] {
-    stats_timer.expires_after(std::chrono::seconds{5});
+    stats_timer.expires_after(std::chrono::seconds{1});
     stats_timer.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
-      const auto j = member.stats_json();
-      if (tracker) tracker->set_stats(announce_stats(j));
+      const bool status = ++ticks % 5 == 0;
+      nlohmann::json j;
+      if (status) {
+        j = member.stats_json();
+        playout_stats = announce_stats(j);
+      }
+      if (tracker) {
+        pt::node_stats st = playout_stats;
+        for (auto& [k, v] : sim::announce_stats(member.node(), core::system_clock{}.now())) st[k] = v;
+        tracker->set_stats(std::move(st));
+        if (member.node().take_candidates_wanted()) tracker->announce_soon();
+      }
+      if (!status) {
+        tick();
+        return;
+      }
       if (j.contains("playout")) {
         spdlog::debug("peer: continuity {:.4f}, neighbours {}", j["playout"].value("continuity", 1.0),
                       j["neighbours"].size());

@@ -45,6 +45,8 @@ using scenario::node_kind;
 const std::string k_stream = "live/lab";
 const std::string k_rendition = "source";
 constexpr core::micros k_sample_interval{100'000};
+/// A peer's announce stats (upload in use, open slots, starving) are refreshed this often.
+constexpr core::micros k_stats_interval{1'000'000};
 constexpr core::micros k_progress_interval{10'000'000};
 /// Chunks each peer keeps (what it can serve to pulls); the simulator keeps the same 10 s.
 constexpr core::micros k_peer_window{10'000'000};
@@ -175,6 +177,7 @@ struct lab_node {
   std::unordered_map<swarm::neighbour_id, std::uint32_t> from;  // neighbour id → plan index
   bool join_point_reported = false;
   std::uint64_t dup_bytes = 0, wire_out = 0, payload_out = 0;  // reported to the collector so far
+  core::time_point next_stats;  // when its announce stats are refreshed next
 };
 
 /// Something the plan says happens at `at`.
@@ -782,6 +785,16 @@ class runner {
                           .seq = a->seq.value(),
                           .t1 = run_clock(a->source_time),
                           .t2 = run_clock(a->arrival)});
+    }
+    // What its announces tell the tracker (load, open slots, starving), refreshed every second,
+    // and an announce now when the node, starving, wants fresh candidates.
+    if (n.tracker) {
+      const bool wanted = n.node->take_candidates_wanted();
+      if (wanted || now >= n.next_stats) {
+        n.tracker->set_stats(sim::announce_stats(*n.node, now));
+        n.next_stats = now + k_stats_interval;
+      }
+      if (wanted) n.tracker->announce_soon();
     }
     const std::uint64_t dup = n.node->stats().duplicate_bytes;
     if (dup > n.dup_bytes) sh.batch.push_back({.k = item::kind::duplicate, .node = i, .a = dup - n.dup_bytes});

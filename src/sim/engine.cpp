@@ -71,7 +71,7 @@ void engine::dispatch(const event& e) {
       on_produce(e.a);
       break;
     case event_kind::announce:
-      on_announce(e.a);
+      on_announce(e.a, e.b == 0);
       break;
     case event_kind::timer:
       on_timer(e.a, e.b);
@@ -543,6 +543,9 @@ void engine::settle(std::uint32_t i) {
     if (!input) break;
   }
   while (const std::optional<ps::peer_address> a = node.poll_dial()) start_dial(i, *a);
+  // A starving node asks the tracker for fresh candidates now (an extra announce, b = 1, that
+  // leaves the regular schedule alone), as a real tracker client's announce_soon does.
+  if (node.take_candidates_wanted()) queue_.push(now_, event_kind::announce, i, 1);
   arm(i);
 }
 

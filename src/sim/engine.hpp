@@ -165,7 +165,8 @@ class engine {
   // --- engine_nodes.cpp: nodes, tracker, origin ----------------------------------------------
   void on_join(std::uint32_t i);
   void on_leave(std::uint32_t i);
-  void on_announce(std::uint32_t i);
+  /// `regular`: the node's scheduled announce, which schedules the next; else an extra one.
+  void on_announce(std::uint32_t i, bool regular = true);
   void on_produce(std::uint64_t seq);
   void on_plan_event(std::uint32_t k);
   void on_timer(std::uint32_t i, std::uint32_t gen);

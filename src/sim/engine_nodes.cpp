@@ -176,6 +176,8 @@ pt::announce_request engine::announce_for(std::uint32_t i) const {
   if (a.role == ps::node_role::origin) {
     a.stream_kbps = s_.source.bitrate_kbps;
     a.public_key = public_key_;
+  } else if (nodes_[i].node) {
+    a.stats = announce_stats(*nodes_[i].node, now_tp_);
   }
   return a;
 }
@@ -187,7 +189,7 @@ std::int64_t engine::backoff_us(std::uint32_t i, std::uint32_t failures) const {
   return static_cast<std::int64_t>(static_cast<double>(d) * (1.0 - k_backoff_jitter * u));
 }
 
-void engine::on_announce(std::uint32_t i) {
+void engine::on_announce(std::uint32_t i, bool regular) {
   if (!alive(i)) return;
   const bool origin = p_.nodes[i].kind == scenario::node_kind::origin;
   std::int64_t next = 0;
@@ -212,6 +214,7 @@ void engine::on_announce(std::uint32_t i) {
       }
     }
   }
+  if (!regular) return;
   if (!ok) next = backoff_us(i, ++nodes_[i].tracker_failures);
   queue_.push(now_ + next, event_kind::announce, i);
 }

@@ -36,4 +36,16 @@ swarm::node_settings node_settings_for(const scenario::scenario& s, const scenar
   return ns;
 }
 
+proto::tracker::node_stats announce_stats(const swarm::node& n, core::time_point now) {
+  namespace pt = proto::tracker;
+  const std::size_t neighbours = n.neighbour_count();
+  const std::size_t max = n.settings().max_neighbours;
+  pt::node_stats out;
+  out[std::string(pt::k_stat_upload_kbps_used)] = std::round(n.rate_up(now) * 8.0 / 1000.0);
+  out["neighbours"] = static_cast<double>(neighbours);
+  out[std::string(pt::k_stat_neighbour_slots)] = static_cast<double>(max > neighbours ? max - neighbours : 0);
+  out[std::string(pt::k_stat_starving)] = n.starving(now) ? 1.0 : 0.0;
+  return out;
+}
+
 }  // namespace meshcast::sim

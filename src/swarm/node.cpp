@@ -2,6 +2,8 @@
 
 #include "swarm/node_impl.hpp"
 
+#include <utility>
+
 namespace meshcast::swarm {
 
 // --- membership ------------------------------------------------------------------------------
@@ -117,6 +119,8 @@ void node::impl::punish(neighbour_state& nb, ps::close_reason reason, std::strin
 void node::impl::step(time_point now) {
   if (!started) {
     started = true;
+    started_at = now;
+    next_candidates_ask = now + s.starve_after;
     next_housekeeping = now;
     next_replace = now + s.neighbour_replace_interval;
     next_pex = now + s.pex_interval;
@@ -160,6 +164,10 @@ void node::impl::expire_requests(time_point now) {
 
 void node::impl::housekeeping(time_point now) {
   bans.expire(now);
+  if (starving(now) && now >= next_candidates_ask) {
+    candidates_wanted = true;
+    next_candidates_ask = now + s.starve_after;
+  }
   for (auto it = dialing.begin(); it != dialing.end();) {
     it = now - it->second >= s.dial_timeout ? dialing.erase(it) : std::next(it);
   }
@@ -175,7 +183,11 @@ void node::impl::maybe_dial(time_point now) {
   const auto excluded = [&](const ps::node_id& id) {
     return by_node.count(id) != 0 || dialing.count(id) != 0 || bans.banned(id, now);
   };
-  while (live_count() + dialing.size() < s.min_neighbours) {
+  // Starving (nothing stored for starve_after): the neighbours we have may be as cut off as we
+  // are, so take more, up to max_neighbours, from whatever fresh candidates come.
+  const std::size_t want =
+      starving(now) && now - started_at >= s.starve_after ? std::max(s.min_neighbours, s.max_neighbours) : s.min_neighbours;
+  while (live_count() + dialing.size() < want) {
     const std::optional<ps::peer_address> a = candidates.next(now, excluded);
     if (!a) break;
     dialing[a->id] = now;
@@ -378,6 +390,10 @@ std::vector<neighbour_info> node::neighbours() const {
 }
 
 std::size_t node::neighbour_count() const { return impl_->live_count(); }
+
+bool node::starving(core::time_point now) const { return impl_->starving(now); }
+
+bool node::take_candidates_wanted() { return std::exchange(impl_->candidates_wanted, false); }
 std::optional<core::chunk_seq> node::join_point() const { return impl_->join; }
 double node::rate_down(core::time_point now) const { return impl_->total_down.rate(now); }
 double node::rate_up(core::time_point now) const { return impl_->total_up.rate(now); }

@@ -76,6 +76,11 @@ struct node_settings {
   core::micros pex_interval{30'000'000};
   core::micros dial_timeout{10'000'000};  ///< a dial never reported (up or failed) is forgotten
   core::micros redial_backoff{30'000'000};
+  /// A peer or edge that stored no chunk for this long (or none since it started) is starving:
+  /// it says so to the tracker, asks it for fresh candidates every `starve_after`, and dials up
+  /// to max_neighbours instead of min_neighbours — its neighbours may all be as cut off as it is
+  /// (docs/swarm.md, "Membership").
+  core::micros starve_after{2'000'000};
   /// Arrival records kept for poll_arrival() (the simulator's per-chunk report). 0 = none: real
   /// nodes measure delay at their playout instead.
   std::size_t max_arrival_records = 4096;
@@ -143,6 +148,12 @@ class node {
   /// when it joined (the live edge, never the oldest); for the origin, its first local chunk.
   /// Nullopt until that chunk is stored. Continuity is measured from here.
   [[nodiscard]] std::optional<core::chunk_seq> join_point() const;
+  /// Whether the node is a peer or edge that stored no chunk in the last `starve_after` (or none
+  /// yet): the tracker should not offer it as a source to newcomers.
+  [[nodiscard]] bool starving(core::time_point now) const;
+  /// True once each time the node, starving, wants fresh candidates: the driver should announce
+  /// to the tracker now rather than at its next interval.
+  bool take_candidates_wanted();
   /// Chunk payload bytes/s received from the swarm / sent, over the last 2 s.
   [[nodiscard]] double rate_down(core::time_point now) const;
   [[nodiscard]] double rate_up(core::time_point now) const;

@@ -178,6 +178,10 @@ struct node::impl {
   void schedule_sends(time_point now);
   void maybe_dial(time_point now);
   void housekeeping(time_point now);
+  [[nodiscard]] bool starving(time_point now) const {
+    if (s.role == ps::node_role::origin) return false;
+    return !last_stored || now - *last_stored >= s.starve_after;
+  }
   void replace_worst(time_point now);
   void send_pex(time_point now);
   [[nodiscard]] std::vector<ps::peer_address> pex_entries(neighbour_id except) const;
@@ -346,6 +350,10 @@ struct node::impl {
   boost::container::devector<chunk_arrival> arrivals;
 
   bool started = false;
+  time_point started_at;
+  std::optional<time_point> last_stored;   // when the newest chunk was stored (any source)
+  time_point next_candidates_ask;          // while starving, ask for candidates again from here
+  bool candidates_wanted = false;
   time_point last_now;
   time_point next_housekeeping, next_replace, next_pex;
   bool pick_wanted = true;                  // an input changed what the picker would say

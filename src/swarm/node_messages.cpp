@@ -188,6 +188,7 @@ void node::impl::stored(const chunk::chunk_ptr& c, neighbour_state* from, bool p
     ref = timing_ref{seq, c->header().source_time, d};
   }
   note_known(seq);
+  last_stored = now;
   chunk_bytes = chunk_bytes == 0 ? size : (chunk_bytes * 7 + size) / 8;
   budget.raise_burst(size);
   if (!join) join = seq;

@@ -391,6 +391,48 @@ TEST(swarm_node, dials_candidates_until_it_has_min_neighbours) {
   EXPECT_EQ(dialled(f), "c");
 }
 
+TEST(swarm_node, a_starving_peer_asks_for_candidates_and_dials_up_to_max_neighbours) {
+  node_fixture f(ps::node_role::peer, [](node_settings& s) {
+    s.min_neighbours = 2;
+    s.max_neighbours = 4;
+  });
+  f.up('a');
+  f.up('b');
+  f.n->on_candidates({{id_of('c'), "10.0.0.3", 7003}, {id_of('d'), "10.0.0.4", 7004}, {id_of('e'), "10.0.0.5", 7005}},
+                     f.now);
+  EXPECT_EQ(dialled(f), "");  // min_neighbours: enough
+  EXPECT_TRUE(f.n->starving(f.now));  // nothing stored yet
+  f.at(1s);
+  EXPECT_FALSE(f.n->take_candidates_wanted());  // still joining
+  EXPECT_EQ(dialled(f), "");
+  f.at(2s);  // nothing stored for starve_after: a and b may be as cut off as we are
+  EXPECT_TRUE(f.n->take_candidates_wanted());
+  EXPECT_FALSE(f.n->take_candidates_wanted());  // once per starve_after
+  EXPECT_EQ(dialled(f), "cd");                  // up to max_neighbours (2 up, 2 dialling)
+  f.at(3s);
+  EXPECT_FALSE(f.n->take_candidates_wanted());
+  f.at(4s);
+  EXPECT_TRUE(f.n->take_candidates_wanted());  // and again while still starving
+
+  // A chunk stored: fed again, back to min_neighbours and quiet.
+  f.now = t0 + 4100ms;
+  f.push('a', 41);
+  EXPECT_FALSE(f.n->starving(f.now));
+  f.n->on_dial_failed({id_of('c'), "10.0.0.3", 7003}, f.now);
+  f.at(5s);
+  EXPECT_EQ(dialled(f), "");
+  f.at(6s);
+  EXPECT_FALSE(f.n->take_candidates_wanted());
+  EXPECT_TRUE(f.n->starving(t0 + 6100ms));  // 2 s after the last chunk
+}
+
+TEST(swarm_node, the_origin_never_starves) {
+  node_fixture f(ps::node_role::origin);
+  f.at(10s);
+  EXPECT_FALSE(f.n->starving(f.now));
+  EXPECT_FALSE(f.n->take_candidates_wanted());
+}
+
 TEST(swarm_node, the_origin_never_dials) {
   node_fixture f(ps::node_role::origin);
   f.n->on_candidates({{id_of('a'), "10.0.0.1", 7001}}, f.now);
@@ -409,7 +451,10 @@ TEST(swarm_node, pex_lists_the_neighbours_that_accept_connections_and_feeds_cand
 }
 
 TEST(swarm_node, the_least_useful_peer_is_replaced_after_the_interval) {
-  node_fixture f(ps::node_role::peer, [](node_settings& s) { s.min_neighbours = 2; });
+  node_fixture f(ps::node_role::peer, [](node_settings& s) {
+    s.min_neighbours = 2;
+    s.starve_after = 60s;  // not starving meanwhile: that would dial c at once
+  });
   f.up('a');
   f.up('b');
   f.up('o', ps::node_role::origin);

@@ -130,8 +130,12 @@ std::vector<pt::candidate> policy::candidates_for(const registry& reg, const str
         std::min<std::uint64_t>(k_max_spare_streams, b.spare_kbps / std::max(h.stream_kbps, 1u)));
     const std::int64_t age =
         std::min<std::int64_t>(k_max_age_intervals, (now - b.last_seen) / interval);
-    const int in_region = region != stream_swarm::k_no_name && b.region == region ? 0 : 1;
-    ranked_peers.push_back({&peers[k], {in_region, -spare_streams, age, rng_()}});
+    // A peer that reported no open neighbour slot refuses the newcomer, and one that reported
+    // starving has nothing to give it: offering them anyway (first, for their advertised
+    // upload) is how late joiners ended up among each other, cut off (docs/tracker.md).
+    const int other_region = region != stream_swarm::k_no_name && b.region == region ? 0 : 1;
+    const int rank = (b.full ? 4 : 0) + (b.starving ? 2 : 0) + other_region;
+    ranked_peers.push_back({&peers[k], {rank, -spare_streams, age, rng_()}});
   };
   if (peers.size() <= settings_.max_considered) {
     for (std::size_t k = 0; k < peers.size(); ++k) consider_at(k);

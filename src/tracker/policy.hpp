@@ -1,7 +1,9 @@
 // policy: whom a node that announces should get the stream from — the ranked candidate list of
 // the tracker's announce answer, in DESIGN's first form (docs/tracker.md, "Policy"):
-//   - a peer gets peers first when the swarm has spare upload, preferring its own region, then
-//     spare capacity, then recency, shuffled (seeded) among equals so load spreads; then edges;
+//   - a peer gets peers first when the swarm has spare upload: those that reported an open
+//     neighbour slot and not starving before the others (a full peer refuses the newcomer, a
+//     starving one has nothing to give it), then its own region, then spare capacity, then
+//     recency, shuffled (seeded) among equals so load spreads; then edges;
 //     the origin is added while the swarm is small or short of upload, and goes first (after
 //     the edges) when it is short, so a newcomer can always get the stream;
 //   - an edge gets the origins, then other edges; an origin gets nobody;

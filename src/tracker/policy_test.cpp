@@ -134,6 +134,21 @@ TEST_F(policy_test, spare_capacity_comes_before_busy_peers) {
             (std::vector<std::string>{"idle", "half", "busy"}));
 }
 
+TEST_F(policy_test, full_and_starving_peers_come_last_whatever_their_upload_or_region) {
+  // Late joiners offered only peers that refuse them (full) or have nothing (starving) end up
+  // among each other, cut off from the stream.
+  add("origin o");
+  add("peer full up=8000 slots=0 region=eu");
+  add("peer starving up=8000 slots=6 starving=1 region=eu");
+  add("peer fed up=1000 used=900 slots=2 region=us");
+  add("peer unknown up=1000 used=900 region=us");  // reports neither: counted open and fed
+  const auto c = rank("peer me up=500 region=eu");
+  ASSERT_GE(c.size(), 4u);
+  EXPECT_EQ(std::set<std::string>(c.begin(), c.begin() + 2), (std::set<std::string>{"fed", "unknown"}));
+  EXPECT_EQ(c[2], "starving");
+  EXPECT_EQ(c[3], "full");
+}
+
 TEST_F(policy_test, region_outweighs_spare_capacity) {
   add("origin o");
   add_peers("x", 3, "up=5000 region=us");

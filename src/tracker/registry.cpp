@@ -18,6 +18,13 @@ std::uint32_t used_kbps_of(const pt::node_stats& stats) {
       std::lround(std::min(it->second, static_cast<double>(pt::k_max_kbps))));
 }
 
+/// A reported stat, when present and a number.
+std::optional<double> stat(const pt::node_stats& stats, std::string_view name) {
+  const auto it = stats.find(name);
+  if (it == stats.end()) return std::nullopt;
+  return it->second;
+}
+
 }  // namespace
 
 // ---- stream_swarm ----
@@ -98,6 +105,8 @@ stream_swarm::peer_brief stream_swarm::brief_of(const node_entry& e) {
   b.rendition = intern(e.rendition);
   b.region = intern(e.region);
   b.dialable = e.dialable();
+  b.full = e.full;
+  b.starving = e.starving;
   return b;
 }
 
@@ -161,6 +170,10 @@ core::result<const node_entry*> registry::announce(const pt::announce_request& a
   fresh.port = a.port;
   fresh.upload_kbps = a.upload_kbps;
   fresh.used_kbps = used_kbps_of(a.stats);
+  const auto slots = stat(a.stats, pt::k_stat_neighbour_slots);
+  fresh.full = slots && *slots < 1;
+  const auto starving = stat(a.stats, pt::k_stat_starving);
+  fresh.starving = starving && *starving != 0;
   fresh.stream_kbps = a.stream_kbps;
   fresh.region = a.region;
   fresh.stats = a.stats;

@@ -50,6 +50,8 @@ struct node_entry {
   std::uint32_t upload_kbps = 0;  ///< advertised capacity; 0 = unknown
   std::uint32_t used_kbps = 0;    ///< stats.upload_kbps_used, clamped to [0, k_max_kbps]
   std::uint32_t stream_kbps = 0;
+  bool full = false;      ///< stats.neighbour_slots reported as 0: it refuses newcomers
+  bool starving = false;  ///< stats.starving reported non-zero: it has nothing to give
   std::string region;
   pt::node_stats stats;
   core::time_point first_seen;
@@ -93,6 +95,8 @@ class stream_swarm {
     std::uint32_t rendition = 0;  ///< name_index() of its rendition
     std::uint32_t region = 0;     ///< name_index() of its region
     bool dialable = false;
+    bool full = false;
+    bool starving = false;
   };
   [[nodiscard]] std::span<const peer_brief> peer_briefs() const { return briefs_; }
   static constexpr std::uint32_t k_no_name = 0xffffffffU;

@@ -2,7 +2,8 @@
 // strings and described by one line, e.g.
 //   announce("peer p1 region=eu up=5000 used=1000")
 //   announce("origin o stream_kbps=3000 key=abcd port=9000")
-// Keys: region, up (upload_kbps), used (stats.upload_kbps_used), port (default 7000), host,
+// Keys: region, up (upload_kbps), used (stats.upload_kbps_used), slots (stats.neighbour_slots),
+// starving (stats.starving), port (default 7000), host,
 // rendition (default source), stream_kbps, key (public_key). Tests only; not thread-aware.
 #pragma once
 
@@ -61,6 +62,8 @@ inline pt::announce_request announce(std::string_view spec, std::string_view str
     if (k == "region") a.region = std::string(v);
     if (k == "up") a.upload_kbps = number(v);
     if (k == "used") a.stats[std::string(pt::k_stat_upload_kbps_used)] = number(v);
+    if (k == "slots") a.stats[std::string(pt::k_stat_neighbour_slots)] = number(v);
+    if (k == "starving") a.stats[std::string(pt::k_stat_starving)] = number(v);
     if (k == "port") a.port = static_cast<std::uint16_t>(number(v));
     if (k == "host") a.host = std::string(v);
     if (k == "rendition") a.rendition = std::string(v);

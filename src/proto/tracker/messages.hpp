@@ -61,6 +61,10 @@ using node_stats = std::map<std::string, double, std::less<>>;
 
 /// Stat names the tracker itself reads.
 inline constexpr std::string_view k_stat_upload_kbps_used = "upload_kbps_used";
+/// Neighbour slots still open (max_neighbours − neighbours); 0 = it refuses newcomers.
+inline constexpr std::string_view k_stat_neighbour_slots = "neighbour_slots";
+/// 1 = the node stored no chunk lately (swarm::node::starving): no source for newcomers.
+inline constexpr std::string_view k_stat_starving = "starving";
 
 /// POST /api/v1/announce: who the node is, where it listens and what it can give.
 struct announce_request {
