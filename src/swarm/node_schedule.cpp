@@ -195,8 +195,12 @@ void node::impl::schedule_sends(time_point now) {
     // chunk at least once keeps the epidemic from dying at the few nodes next to the source, for
     // at most 1× the stream rate; then the other answers, by serve key (newest chunk first); then
     // extra push copies, which only spare upload pays for (they are the likeliest duplicates).
+    // At a source (origin, edge) its pushes go first, urgent answers or not: they are the only
+    // way a chunk enters the swarm on time, and answers crowding them out of a limited upload
+    // make every chunk urgent (a 3× origin: pushes ~1.3 s late, the swarm at 0.2 continuity).
     const bool first_push = push_nb && push_nb->pushes[push_index].first;
-    const bool serve_first = serve_nb && (serve_dl - now < urgent || !first_push);
+    const bool source = s.role != ps::node_role::peer;
+    const bool serve_first = serve_nb && (source ? !push_nb : (serve_dl - now < urgent || !first_push));
     neighbour_state* nb = serve_first ? serve_nb : push_nb;
     if (!nb) return;
     const chunk_seq seq = serve_first ? serve_nb->serving.front()->seq : push_nb->pushes[push_index].seq;

@@ -257,13 +257,15 @@ TEST(swarm_node, haves_far_ahead_of_the_stream_are_ignored) {
 // --- serving within the budget ------------------------------------------------------------------
 
 TEST(swarm_node, chunk_messages_wait_for_the_upload_budget_and_next_deadline_says_when) {
-  node_fixture f(ps::node_role::origin, [](node_settings& s) { s.upload_kbps = 1600; });  // 200 kB/s
+  // Chunk payloads get 95 % of the upload (the rest is framing and control): 1600 kbit/s
+  // upload, 190 kB/s of payload.
+  node_fixture f(ps::node_role::origin, [](node_settings& s) { s.upload_kbps = 1600; });
   f.up('a');
   f.drain_all();
-  f.n->on_local_chunk(make(0, 20'000), f.now);
+  f.n->on_local_chunk(make(0, 19'000), f.now);
   EXPECT_EQ(f.drain('a'), "have:0 push:0");
-  f.n->on_local_chunk(make(1, 20'000), f.now);
-  EXPECT_EQ(f.drain('a'), "have:1");  // the bucket is empty: 20 kB take 100 ms
+  f.n->on_local_chunk(make(1, 19'000), f.now);
+  EXPECT_EQ(f.drain('a'), "have:1");  // the bucket is empty: 19 kB take 100 ms
   EXPECT_EQ(f.n->next_deadline(), f.now + 100ms);
   f.at(100ms);
   EXPECT_EQ(f.drain('a'), "push:1");

@@ -114,7 +114,9 @@ std::vector<pt::candidate> policy::candidates_for(const registry& reg, const str
                   static_cast<double>(h.demand_kbps) * settings_.supply_ratio &&
               h.free_kbps >= h.stream_kbps;
   }
-  const bool include_origin = !h.spare || other_peers < settings_.small_swarm_peers;
+  // A starving requester gets the origin too: the swarm's advertised upload says little when
+  // the requester cannot reach it.
+  const bool include_origin = !h.spare || other_peers < settings_.small_swarm_peers || (requester.starving && requester.upload_kbps >= h.stream_kbps);
 
   // Peers: all of them in a small swarm, a random sample in a big one. Read from the packed
   // briefs (the same fields as the entries: id, port, last seen, spare, rendition, region).
