@@ -23,7 +23,7 @@ struct peer_settings {
   std::uint32_t upload_kbps = 0;
   int playout_delay_ms = 1500;
   int min_neighbours = 8;
-  int max_neighbours = 16;
+  int max_neighbours = 24;
   int window_seconds = 30;
   std::string record;  ///< lab record file (lab/sansio/record.hpp); empty = none
 };

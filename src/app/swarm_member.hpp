@@ -28,7 +28,7 @@ struct swarm_member_settings {
   boost::asio::ip::tcp::endpoint listen;
   std::uint32_t upload_kbps = 0;
   std::size_t min_neighbours = 8;
-  std::size_t max_neighbours = 16;
+  std::size_t max_neighbours = 24;
   core::micros playout_delay{1'500'000};
   std::string region;
   std::string record_path;  ///< lab record written while the member runs (--record); empty = none

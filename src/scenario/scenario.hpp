@@ -113,7 +113,7 @@ struct event {
 struct swarm_spec {
   std::uint32_t playout_delay_ms = 1500;
   std::size_t min_neighbours = 8;
-  std::size_t max_neighbours = 16;
+  std::size_t max_neighbours = 24;
   /// "push-pull" (meshcast), "push" (epidemic push only, GRAPES-like), "pull" (pull only,
   /// Pixtream-like): for comparing scheduling designs in the simulator.
   std::string mode = "push-pull";

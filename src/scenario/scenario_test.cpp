@@ -198,8 +198,8 @@ TEST(scenario_file, out_of_range_values_are_refused) {
             "t.toml: the groups and join events add up to 3000000 nodes, limit 2000000");
   EXPECT_EQ(error_of(m + "[links]\ndelay = \"10..90000\"\n"),
             "t.toml: [links]: delay: values must be <= 60000, got '10..90000'");
-  EXPECT_EQ(error_of(m + "[swarm]\nmin_neighbours = 20\n"),
-            "t.toml: [swarm]: min_neighbours: must be <= max_neighbours (16), got 20");
+  EXPECT_EQ(error_of(m + "[swarm]\nmin_neighbours = 30\n"),
+            "t.toml: [swarm]: min_neighbours: must be <= max_neighbours (24), got 30");
   EXPECT_EQ(error_of(m + "[swarm]\nmode = \"gossip\"\n"),
             "t.toml: [swarm]: mode: expected one of push-pull, push, pull, got 'gossip'");
   EXPECT_EQ(error_of("[source]\ngop = 50\n" + m), "t.toml: [source]: gop: must be >= chunk (100 ms), got 50");

@@ -234,7 +234,9 @@ TEST(sim, arrival_times_on_a_chain_are_the_same_over_the_labs_links) {
 TEST(sim, a_ci_sized_swarm_plays_and_offloads_the_origin) {
   const outcome o = simulate(audience(40, 15));
   EXPECT_EQ(o.r.chunks_produced, 150U);
-  EXPECT_GE(o.mean_continuity(), 0.95);
+  // 0.944 with 24 neighbours at most (0.95+ with 16): a short run, mostly start-up; the
+  // larger degree pays off from ~100 peers on (docs/swarm.md, "The numbers").
+  EXPECT_GE(o.mean_continuity(), 0.93);
   EXPECT_GT(o.offload(), 0.5);
   EXPECT_LE(o.origin_egress(), 6.0);
   EXPECT_GT(o.origin_egress(), 1.0);

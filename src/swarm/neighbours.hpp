@@ -83,7 +83,7 @@ struct admission_input {
   bool already_connected = false;   ///< a live connection to the same node id exists
   bool new_wins_duplicate = false;  ///< ...and the tie-break keeps the new one (see node.cpp)
   std::size_t neighbours = 0;       ///< live neighbours now
-  std::size_t max_neighbours = 16;
+  std::size_t max_neighbours = 24;
 };
 admission admit(const admission_input& in);
 

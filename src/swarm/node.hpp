@@ -51,7 +51,7 @@ struct node_settings {
   std::size_t min_neighbours = 8;  ///< below this the node dials candidates
   /// Above this it refuses newcomers. The same rule for every role; an origin is usually given a
   /// larger value (it is the source of last resort for everyone it accepts).
-  std::size_t max_neighbours = 16;
+  std::size_t max_neighbours = 24;
   std::uint32_t upload_kbps = 0;  ///< upload budget for chunk payloads; 0 = unlimited
   std::size_t push_fanout = 3;    ///< neighbours each chunk from on_local_chunk is pushed to
   /// Neighbours each brand-new chunk received from the swarm is pushed on to. One: the first copy
@@ -64,8 +64,8 @@ struct node_settings {
   std::uint64_t seed = 1;
 
   // Scheduling knobs (docs/swarm.md explains each number).
-  core::micros pull_grace{400'000};           ///< a chunk younger than this is left to push
-  core::micros local_grace{100'000};          ///< ...and one first announced to us less than this ago
+  core::micros pull_grace{150'000};           ///< a chunk younger than this is left to push
+  core::micros local_grace{0};                ///< ...and one first announced to us less than this ago
   core::micros push_max_age{300'000};         ///< only chunks younger than this (source age) are pushed
   core::micros target_queue_time{1'000'000};  ///< our requests at a neighbour ≈ its rate × this
   std::size_t request_floor = 2;
