@@ -137,11 +137,12 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
   bool link_pass_again = false;
   struct delivery {
     core::time_point at;
-    swarm::neighbour_id id;
+    std::shared_ptr<connection> c;  // not its id: a map look-up per delivery was a cache miss
     bool operator>(const delivery& o) const { return at > o.at; }
   };
   // Writes released by the shaper, by delivery time (earliest on top); a connection's own are in
-  // order (link_shaper keeps each path's deliveries monotonic).
+  // order (link_shaper keeps each path's deliveries monotonic). A closed connection's stay until
+  // due (flush_wire ignores them).
   std::priority_queue<delivery, std::vector<delivery>, std::greater<>> deliveries;
   std::vector<std::shared_ptr<connection>> released;  // link_pass: writers whose write left
   std::vector<std::shared_ptr<connection>> offered;   // offer_idle_writers: shaped writers to pump
@@ -535,13 +536,13 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
             break;
           }
         }
-        deliveries.push({w->delivered, w->path});
+        deliveries.push({w->delivered, it->second});
         if (sc.in_uplink > 0 && --sc.in_uplink == 0) released.push_back(it->second);
       }
       while (!deliveries.empty() && deliveries.top().at <= t) {
-        const auto it = conns.find(deliveries.top().id);
+        const std::shared_ptr<connection> c = deliveries.top().c;
         deliveries.pop();
-        if (it != conns.end()) flush_wire(it->second);
+        flush_wire(c);
       }
       for (std::size_t k = 0; k < released.size(); ++k) pump_shaped(released[k]);
       released.clear();
