@@ -23,10 +23,6 @@ namespace {
 constexpr int k_sample_rate = 48'000;
 constexpr int k_audio_bit_rate = 128'000;
 constexpr int k_aac_frame_samples = 1024;
-// x264 preset: "veryfast" encodes this pattern at 1280x720 at ~115 frames/s on one core of the
-// dev machine (docs/media.md), well above 30 fps, so the faster but blockier ultrafast is not
-// needed.
-constexpr const char* k_x264_preset = "veryfast";
 // When encoding falls behind by more than this, pacing restarts from now instead of rushing
 // frames out to catch up: lag never accumulates beyond it.
 constexpr auto k_max_lag = std::chrono::milliseconds(200);
@@ -226,7 +222,7 @@ core::result<void> test_source::run(const source_callbacks& cb, std::stop_token 
   venc->rc_max_rate = venc->bit_rate;
   venc->rc_buffer_size = static_cast<int>(venc->bit_rate / 2);  // 0.5 s VBV: CBR-ish, low delay
   venc->thread_count = 1;
-  av_opt_set(venc->priv_data, "preset", k_x264_preset, 0);
+  av_opt_set(venc->priv_data, "preset", s.x264_preset.c_str(), 0);
   av_opt_set(venc->priv_data, "tune", "zerolatency", 0);
   // Keyframes exactly every 2 s (no scene cuts), and true CBR with filler data: the test pattern
   // is easy to code and would otherwise use a fifth of KBPS, while a predictable rate is what

@@ -22,6 +22,9 @@ struct test_source_settings {
   bool paced = true;
   /// Video frames to produce before ending with success; 0 = until stopped.
   std::int64_t max_frames = 0;
+  /// x264 preset. `meshcast lab` takes "ultrafast": its encoder shares the machine with hundreds
+  /// of peers, and only the stream's rate (CBR with filler) matters there, not its picture.
+  std::string x264_preset = "veryfast";
 };
 
 /// Parses "test", "test:WxH@FPS" or "test:WxH@FPS:KBPS" (even sizes 64..3840 x 64..2160,

@@ -16,6 +16,7 @@
 #include <boost/asio/write.hpp>
 #include <deque>
 #include <map>
+#include <queue>
 #include <random>
 
 namespace meshcast::net {
@@ -57,26 +58,29 @@ constexpr core::micros k_shaped_timer_grain{1'000};
 }  // namespace
 
 /// A shaped connection's extra state (settings.shaper): what was written, in the uplink or
-/// waiting for its delivery time, and the timers that pace the writer, the reader and the wire.
+/// waiting for its delivery time. Its writer is no coroutine and has no timer of its own: the
+/// transport's link timer (state::link_pass) hands it the next message when its write has left
+/// the uplink, and writes what is due to the socket, for every connection of the node at once.
 struct shaped_connection {
-  explicit shaped_connection(asio::io_context& io) : pace_out(io), pace_in(io), wire(io) {}
+  explicit shaped_connection(asio::io_context& io) : pace_in(io) {}
 
   struct pending {
     ps::transmit t;
     std::optional<core::time_point> deliver;  // unset: still in the uplink
   };
-  std::deque<pending> queue;    // written, in order, until the wire loop writes it to the socket
-  std::size_t in_uplink = 0;    // writes of `queue` not yet released by the shaper
-  asio::steady_timer pace_out;  // the writer waits for its write to leave the uplink
-  asio::steady_timer pace_in;   // the reader waits for the downlink
-  asio::steady_timer wire;      // the wire loop waits for the head of `queue`; cancel() wakes it
-  bool draining = false;        // session closed: write out `queue`, then close the socket
-  // The wire loop's gather write, kept between writes (no allocation per write).
+  std::deque<pending> queue;   // written, in order, until it is written to the socket
+  std::size_t in_uplink = 0;   // writes of `queue` not yet released by the shaper
+  asio::steady_timer pace_in;  // the reader waits for the downlink
+  bool pumping = false;        // pump_shaped is on the stack for this connection
+  bool writer_done = false;    // session closed and its last transmit queued
+  bool draining = false;       // session closed: write out `queue`, then close the socket
+  bool on_wire = false;        // an async_write of due bytes is in flight
+  // The gather write of everything due, kept between writes (no allocation per write).
   std::vector<ps::transmit> due;
   std::vector<asio::const_buffer> bufs;
 };
 
-struct connection {
+struct connection : std::enable_shared_from_this<connection> {
   connection(asio::io_context& io, tcp::socket s, swarm::neighbour_id n, bool in,
              const ps::hello& local, const ps::session_settings& settings)
       : id(n),
@@ -114,7 +118,7 @@ struct connection {
 
 struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::state> {
   state(asio::io_context& i, swarm::node& n, ps::hello l, swarm_transport_settings s)
-      : io(i), node(n), local(std::move(l)), settings(std::move(s)), acceptor(i), node_timer(i), shaper_timer(i) {}
+      : io(i), node(n), local(std::move(l)), settings(std::move(s)), acceptor(i), node_timer(i), link_timer(i) {}
 
   asio::io_context& io;
   swarm::node& node;
@@ -124,9 +128,24 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
   asio::steady_timer node_timer;
   std::optional<core::time_point> node_due;  // what node_timer is set to, if node_armed
   bool node_armed = false;
-  asio::steady_timer shaper_timer;  // settings.shaper: when its next write leaves the uplink
-  std::optional<core::time_point> shaper_due;  // what shaper_timer is set to, if shaper_armed
-  bool shaper_armed = false;
+  // settings.shaper: one timer for the whole node's links — the next write to leave the uplink
+  // or the next delivery to a socket, whichever comes first (link_pass).
+  asio::steady_timer link_timer;
+  std::optional<core::time_point> link_due;  // what link_timer is set to, if link_armed
+  bool link_armed = false;
+  bool in_link_pass = false;
+  bool link_pass_again = false;
+  struct delivery {
+    core::time_point at;
+    std::shared_ptr<connection> c;  // not its id: a map look-up per delivery was a cache miss
+    bool operator>(const delivery& o) const { return at > o.at; }
+  };
+  // Writes released by the shaper, by delivery time (earliest on top); a connection's own are in
+  // order (link_shaper keeps each path's deliveries monotonic). A closed connection's stay until
+  // due (flush_wire ignores them).
+  std::priority_queue<delivery, std::vector<delivery>, std::greater<>> deliveries;
+  std::vector<std::shared_ptr<connection>> released;  // link_pass: writers whose write left
+  std::vector<std::shared_ptr<connection>> offered;   // offer_idle_writers: shaped writers to pump
   std::map<swarm::neighbour_id, std::shared_ptr<connection>> conns;
   swarm::neighbour_id next_id = 1;
   swarm_transport_stats stats;
@@ -155,11 +174,12 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
     if (settings.shaper) {
       c->shaped = std::make_unique<shaped_connection>(io);
       settings.shaper->open_path(c->id);
-      asio::co_spawn(io, wire_loop(self, c), asio::detached);
+    } else {
+      asio::co_spawn(io, write_loop(self, c), asio::detached);
     }
     asio::co_spawn(io, read_loop(self, c), asio::detached);
-    asio::co_spawn(io, write_loop(self, c), asio::detached);
     asio::co_spawn(io, timer_loop(self, c), asio::detached);
+    if (c->shaped) pump_shaped(c);  // our hello
     return c;
   }
 
@@ -190,12 +210,30 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
       if (!c->up || c->closed) continue;
       if (auto msg = node.next_message_for(c->id, t)) {
         c->sess.send(*msg);
-        c->wake.cancel();
+        if (c->shaped) {
+          offered.push_back(c->shared_from_this());
+        } else {
+          c->wake.cancel();
+        }
         c->idle = false;  // busy from now: it asks the node itself once this is written
         woke = true;
       }
     }
     if (woke) std::erase_if(idle, [](const connection* c) { return !c->idle; });
+    // Shaped writers are pumped here, not woken: pumping may put them back in `idle`.
+    for (std::size_t k = 0; k < offered.size(); ++k) pump_shaped(offered[k]);
+    offered.clear();
+  }
+
+  /// Wakes the writer of `c` (bytes of the session's own to send, or the session closed).
+  void kick(connection& c) {
+    if (!c.shaped) {
+      c.wake.cancel();
+      return;
+    }
+    if (c.gone || c.shaped->in_uplink > 0) return;  // link_pass pumps it when its write has left
+    set_idle(c, false);
+    pump_shaped(c.shared_from_this());
   }
 
   /// Queues after_inputs() once (whatever number of inputs come before it runs).
@@ -248,7 +286,7 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
     // Wake the writer only for bytes of the session's own (pong, close); the node's messages
     // are offered by node_pass. Re-arm the session's timer only when its deadline came earlier
     // (a later one lets the timer fire early once, harmlessly).
-    if (c->closed || c->sess.queued_bytes() > 0) c->wake.cancel();
+    if (c->closed || c->sess.queued_bytes() > 0) kick(*c);
     const auto due = c->sess.next_deadline();
     if (c->closed || (due && (!c->timer_due || *due < *c->timer_due))) c->timer.cancel();
     node_pass();
@@ -319,11 +357,9 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
     c->timer.cancel();
     if (c->shaped) {
       settings.shaper->close_path(c->id);
-      c->shaped->queue.clear();
+      c->shaped->queue.clear();  // (an async_write in flight keeps `due`)
       c->shaped->in_uplink = 0;
-      c->shaped->pace_out.cancel();
       c->shaped->pace_in.cancel();
-      c->shaped->wire.cancel();
     }
     if (conns.erase(c->id) > 0) {
       stats.bytes_in += c->sess.stats().bytes_in;
@@ -333,11 +369,16 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
     }
   }
 
+  /// Reads with a buffer that starts at 4 KiB and doubles (up to 64 KiB, or a shaped downlink's
+  /// read size) each time a read fills it: most connections carry only control messages of
+  /// tens of bytes, and thousands of connection ends with a 64 KiB buffer each were most of the
+  /// lab's memory at 1000 peers. A short read tells Asio the socket is drained (no second recv).
   static asio::awaitable<void> read_loop(std::shared_ptr<state> st, std::shared_ptr<connection> c) {
-    std::array<std::uint8_t, 64 * 1024> buf{};
-    const std::size_t read_size = c->shaped ? std::min(buf.size(), st->settings.shaper->read_size()) : buf.size();
+    constexpr std::size_t k_max_read = 64 * 1024;
+    const std::size_t max_read = c->shaped ? std::min(k_max_read, st->settings.shaper->read_size()) : k_max_read;
+    std::vector<std::uint8_t> buf(std::min<std::size_t>(4 * 1024, max_read));
     while (!c->closed) {
-      auto [ec, n] = co_await c->socket.async_read_some(asio::buffer(buf.data(), read_size), use_tuple);
+      auto [ec, n] = co_await c->socket.async_read_some(asio::buffer(buf), use_tuple);
       if (ec) {
         if (!c->closed) {
           c->sess.close(ps::close_reason::normal, ec == asio::error::eof ? "connection closed" : ec.message());
@@ -357,30 +398,13 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
       }
       c->sess.on_bytes({buf.data(), n}, now());
       st->process(c);
+      if (n == buf.size() && buf.size() < max_read) buf.resize(std::min(2 * buf.size(), max_read));
     }
   }
 
   static asio::awaitable<void> write_loop(std::shared_ptr<state> st, std::shared_ptr<connection> c) {
     for (;;) {
       while (auto t = c->sess.poll_transmit()) {
-        if (c->shaped) {
-          // The uplink: the bytes leave when the shaper has served them and reach the other end
-          // one delay later (the wire loop writes them then). Until they have left, this
-          // connection's "socket buffer" is full and the node is asked for nothing more.
-          shaped_connection& sh = *c->shaped;
-          const std::size_t size = t->size();
-          const bool chunk_data = t->payload != nullptr;
-          sh.queue.push_back({std::move(*t), std::nullopt});
-          ++sh.in_uplink;
-          st->settings.shaper->send(c->id, now(), size, chunk_data);
-          st->shaper_pass();
-          while (sh.in_uplink > 0 && !c->gone) {
-            sh.pace_out.expires_at(asio::steady_timer::time_point::max());
-            co_await sh.pace_out.async_wait(use_tuple);
-          }
-          if (c->gone) co_return;
-          continue;
-        }
         std::array<asio::const_buffer, 2> bufs{asio::buffer(t->head),
                                                t->payload ? asio::buffer(*t->payload) : asio::const_buffer{}};
         auto [ec, n] = co_await asio::async_write(c->socket, bufs, use_tuple);
@@ -394,12 +418,7 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
         }
       }
       if (c->closed) {
-        if (c->shaped) {
-          c->shaped->draining = true;  // the wire loop closes the socket after the delayed bytes
-          c->shaped->wire.cancel();
-        } else {
-          st->close_socket(c);
-        }
+        st->close_socket(c);
         co_return;
       }
       if (c->up) {
@@ -415,88 +434,144 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
     }
   }
 
-  /// Shaped connections: writes each queued transmit at its delivery time, in order; closes the
-  /// socket once the session is closed and everything queued is written.
-  static asio::awaitable<void> wire_loop(std::shared_ptr<state> st, std::shared_ptr<connection> c) {
+  /// The writer of a shaped connection (an unshaped one has write_loop): hands the session's
+  /// transmits, then the node's messages, to the uplink one at a time, and goes idle when there
+  /// are none. The uplink: a write leaves when the shaper has served it and reaches the other end
+  /// one delay later (flush_wire writes it then). Until it has left, this connection's "socket
+  /// buffer" is full and the node is asked for nothing more; link_pass pumps it again then.
+  void pump_shaped(const std::shared_ptr<connection>& c) {
     shaped_connection& sh = *c->shaped;
-    while (!c->gone) {
-      if (sh.queue.empty()) {
-        if (sh.draining) {
-          st->close_socket(c);
-          co_return;
-        }
-        sh.wire.expires_at(asio::steady_timer::time_point::max());
-        co_await sh.wire.async_wait(use_tuple);
+    if (sh.pumping || sh.writer_done) return;
+    sh.pumping = true;
+    while (!c->gone && sh.in_uplink == 0) {
+      if (auto t = c->sess.poll_transmit()) {
+        const std::size_t size = t->size();
+        const bool chunk_data = t->payload != nullptr;
+        sh.queue.push_back({std::move(*t), std::nullopt});
+        ++sh.in_uplink;
+        settings.shaper->send(c->id, now(), size, chunk_data);
+        link_pass();  // an unlimited uplink releases it at once
         continue;
       }
-      const auto deliver = sh.queue.front().deliver;
-      if (!deliver || *deliver > now()) {
-        arm(sh.wire, deliver, k_shaped_timer_grain);  // unset: woken when the write leaves the uplink
-        co_await sh.wire.async_wait(use_tuple);
-        continue;
+      if (c->closed) {
+        sh.writer_done = true;
+        sh.draining = true;  // flush_wire closes the socket after the delayed bytes
+        flush_wire(c);
+        break;
       }
-      // Everything due goes in one gather write: one syscall for a burst of haves.
-      std::vector<ps::transmit>& due = sh.due;
-      due.clear();
-      const auto t_now = now();
-      while (!sh.queue.empty() && sh.queue.front().deliver && *sh.queue.front().deliver <= t_now) {
-        due.push_back(std::move(sh.queue.front().t));
-        sh.queue.pop_front();
-      }
-      std::vector<asio::const_buffer>& bufs = sh.bufs;
-      bufs.clear();
-      for (const auto& t : due) {
-        bufs.push_back(asio::buffer(t.head));
-        if (t.payload) bufs.push_back(asio::buffer(*t.payload));
-      }
-      auto [ec, n] = co_await asio::async_write(c->socket, bufs, use_tuple);
-      due.clear();  // the payloads' last holders may let go now
-      if (ec) {
-        if (c->gone) co_return;
-        if (!c->closed) {
-          c->sess.close(ps::close_reason::normal, "write failed: " + ec.message());
-          st->process(c);
+      if (c->up) {
+        if (auto msg = node.next_message_for(c->id, now())) {
+          c->sess.send(*msg);
+          continue;
         }
-        st->close_socket(c);
-        co_return;
       }
+      set_idle(*c, true);
+      break;
     }
+    sh.pumping = false;
   }
 
-  /// Hands each write the shaper released to its connection (wire loop and writer); re-arms
-  /// the shaper's timer.
-  void shaper_pass() {
-    link_shaper& sh = *settings.shaper;
+  /// Writes everything of `c` that is due (one gather write: one syscall for a burst), unless a
+  /// write is in flight (its completion calls this again). Closes the socket once the session
+  /// is closed and everything queued is written.
+  void flush_wire(const std::shared_ptr<connection>& c) {
+    shaped_connection& sh = *c->shaped;
+    if (c->gone || sh.on_wire) return;
     const auto t = now();
-    while (auto w = sh.poll_sent(t)) {
-      const auto it = conns.find(w->path);
-      if (it == conns.end() || !it->second->shaped) continue;
-      shaped_connection& sc = *it->second->shaped;
-      for (auto& p : sc.queue) {
-        if (!p.deliver) {
-          p.deliver = w->delivered;
-          break;
-        }
-      }
-      if (sc.in_uplink > 0) --sc.in_uplink;
-      sc.pace_out.cancel();
-      sc.wire.cancel();
+    while (!sh.queue.empty() && sh.queue.front().deliver && *sh.queue.front().deliver <= t) {
+      sh.due.push_back(std::move(sh.queue.front().t));
+      sh.queue.pop_front();
     }
-    const auto next = sh.next_deadline();
-    if (shaper_armed && next == shaper_due) return;  // spare the shaper loop a wake-up per write
-    shaper_due = next;
-    shaper_armed = true;
-    arm(shaper_timer, next, k_shaped_timer_grain);
+    if (sh.due.empty()) {
+      if (sh.draining && sh.queue.empty()) close_socket(c);
+      return;
+    }
+    sh.bufs.clear();
+    for (const auto& d : sh.due) {
+      sh.bufs.push_back(asio::buffer(d.head));
+      if (d.payload) sh.bufs.push_back(asio::buffer(*d.payload));
+    }
+    sh.on_wire = true;
+    asio::async_write(c->socket, sh.bufs, [self = shared_from_this(), c](boost::system::error_code ec, std::size_t) {
+      self->wire_done(c, ec);
+    });
   }
 
-  static asio::awaitable<void> shaper_loop(std::shared_ptr<state> st) {
+  void wire_done(const std::shared_ptr<connection>& c, boost::system::error_code ec) {
+    shaped_connection& sh = *c->shaped;
+    sh.on_wire = false;
+    sh.due.clear();  // the payloads' last holders may let go now
+    if (c->gone) return;
+    if (ec) {
+      if (!c->closed) {
+        c->sess.close(ps::close_reason::normal, "write failed: " + ec.message());
+        process(c);
+      }
+      close_socket(c);
+      return;
+    }
+    flush_wire(c);
+  }
+
+  /// The node's links, at the link timer or after a write entered the uplink: hands each write
+  /// the shaper released its delivery time, writes what is due to the sockets, pumps the writers
+  /// whose write has left, and re-arms the timer. Re-entered (from a pump), it runs again.
+  void link_pass() {
+    if (in_link_pass) {
+      link_pass_again = true;
+      return;
+    }
+    in_link_pass = true;
+    link_shaper& sh = *settings.shaper;
+    do {
+      link_pass_again = false;
+      const auto t = now();
+      while (auto w = sh.poll_sent(t)) {
+        const auto it = conns.find(w->path);
+        if (it == conns.end() || !it->second->shaped) continue;
+        shaped_connection& sc = *it->second->shaped;
+        for (auto& p : sc.queue) {
+          if (!p.deliver) {
+            p.deliver = w->delivered;
+            break;
+          }
+        }
+        deliveries.push({w->delivered, it->second});
+        if (sc.in_uplink > 0 && --sc.in_uplink == 0) released.push_back(it->second);
+      }
+      while (!deliveries.empty() && deliveries.top().at <= t) {
+        const std::shared_ptr<connection> c = deliveries.top().c;
+        deliveries.pop();
+        flush_wire(c);
+      }
+      for (std::size_t k = 0; k < released.size(); ++k) pump_shaped(released[k]);
+      released.clear();
+    } while (link_pass_again);
+    in_link_pass = false;
+    arm_link_timer();
+  }
+
+  /// Sets the link timer to the shaper's next release or the next delivery, whichever is first.
+  /// A timer already set earlier is left alone (it fires early once, harmlessly): each cancel
+  /// of a pending wait costs the loop a completion.
+  void arm_link_timer() {
+    auto next = settings.shaper->next_deadline();
+    if (!deliveries.empty() && (!next || deliveries.top().at < *next)) next = deliveries.top().at;
+    if (link_armed && link_due && (!next || *link_due <= *next)) return;
+    link_due = next;
+    link_armed = next.has_value();
+    if (next) arm(link_timer, next, k_shaped_timer_grain);
+  }
+
+  static asio::awaitable<void> link_loop(std::shared_ptr<state> st) {
     while (!st->aborted) {
-      auto [ec] = co_await st->shaper_timer.async_wait(use_tuple);
+      auto [ec] = co_await st->link_timer.async_wait(use_tuple);
       if (st->aborted) break;
       if (!ec) {
-        st->shaper_armed = false;
-        st->shaper_pass();
-      }  // cancelled: re-armed by shaper_pass elsewhere; wait for the new deadline
+        st->link_armed = false;
+        st->link_timer.expires_at(asio::steady_timer::time_point::max());
+        st->link_pass();
+      }  // cancelled: re-armed by arm_link_timer elsewhere; wait for the new deadline
     }
   }
 
@@ -586,8 +661,8 @@ core::result<void> swarm_transport::start() {
   asio::co_spawn(st.io, state::accept_loop(state_), asio::detached);
   asio::co_spawn(st.io, state::node_timer_loop(state_), asio::detached);
   if (st.settings.shaper) {
-    st.shaper_timer.expires_at(asio::steady_timer::time_point::max());
-    asio::co_spawn(st.io, state::shaper_loop(state_), asio::detached);
+    st.link_timer.expires_at(asio::steady_timer::time_point::max());
+    asio::co_spawn(st.io, state::link_loop(state_), asio::detached);
   }
   st.node_pass();
   return core::ok();
@@ -614,7 +689,7 @@ void swarm_transport::abort() {
   boost::system::error_code ec;
   st.acceptor.close(ec);
   st.node_timer.cancel();
-  st.shaper_timer.cancel();
+  st.link_timer.cancel();
   auto conns = st.conns;
   for (auto& [_, c] : conns) {
     c->aborted = true;
