@@ -78,7 +78,7 @@ TEST(netns_topology, the_origin_runs_the_test_source_and_records) {
   EXPECT_EQ(text(node_command(s, p, k_layout, 0)),
             "/usr/bin/meshcast --log-level info origin --source test:640x360@25:1000 --name lab "
             "--http 10.77.0.1:8080 --rtmp 127.0.0.1:1935 --swarm 10.77.0.1:7070 --public-host 10.77.0.1 "
-            "--chunk-ms 100 --max-neighbours 32 --swarm-upload-kbps 7200 --record /tmp/run/nodes/node-0.rec");
+            "--chunk-ms 100 --max-neighbours 32 --swarm-upload-kbps 7600 --record /tmp/run/nodes/node-0.rec");
 }
 
 TEST(netns_topology, a_peer_joins_through_the_origins_tracker_with_its_budget) {
@@ -91,7 +91,7 @@ TEST(netns_topology, a_peer_joins_through_the_origins_tracker_with_its_budget) {
   p.nodes[2].region = 1;
   EXPECT_EQ(text(node_command(s, p, k_layout, 1)),
             "/usr/bin/meshcast --log-level info peer --tracker http://10.77.0.1:8080 --stream live/lab "
-            "--swarm 10.77.0.2:7070 --http 127.0.0.1:8081 --upload-kbps 1350 --playout-delay 1500 "
+            "--swarm 10.77.0.2:7070 --http 127.0.0.1:8081 --upload-kbps 1425 --playout-delay 1500 "
             "--min-neighbours 8 --max-neighbours 16 --record /tmp/run/nodes/node-1.rec");
   const auto with_region = text(node_command(s, p, k_layout, 2));
   EXPECT_NE(with_region.find("--region eu --record"), std::string::npos) << with_region;
