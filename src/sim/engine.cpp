@@ -60,7 +60,7 @@ report::run_result engine::run(sim_stats* stats) {
 }
 
 void engine::dispatch(const event& e) {
-  switch (e.kind) {
+  switch (e.kind()) {
     case event_kind::join:
       on_join(e.a);
       break;
@@ -244,7 +244,8 @@ void engine::reschedule(std::uint32_t i, bool uplink) {
   // event: it comes early, finds nothing done and reschedules.
   if (t == fair_link::k_never || t >= l.scheduled_at) return;
   l.scheduled_at = t;
-  queue_.push(t, uplink ? event_kind::uplink : event_kind::downlink, i, ++l.gen);
+  queue_.push_owned(owner_of(i, uplink ? owned::uplink : owned::downlink), t,
+                    uplink ? event_kind::uplink : event_kind::downlink, i, ++l.gen);
 }
 
 void engine::on_uplink(std::uint32_t i, std::uint32_t gen) {
@@ -574,6 +575,7 @@ void engine::arm(std::uint32_t i) {
     if (n.timer_at != fair_link::k_never) {
       n.timer_at = fair_link::k_never;
       ++n.timer_gen;
+      queue_.cancel_owned(owner_of(i, owned::timer));
     }
     return;
   }
@@ -581,7 +583,7 @@ void engine::arm(std::uint32_t i) {
   if (t <= now_) t = now_ + k_min_timer_step_us;
   if (t == n.timer_at) return;
   n.timer_at = t;
-  queue_.push(t, event_kind::timer, i, ++n.timer_gen);
+  queue_.push_owned(owner_of(i, owned::timer), t, event_kind::timer, i, ++n.timer_gen);
 }
 
 }  // namespace meshcast::sim::detail

@@ -51,6 +51,11 @@ inline std::string host_of(std::uint32_t i) {
 }
 inline ps::peer_address address_of(std::uint32_t i) { return {id_of(i), host_of(i), k_swarm_port}; }
 
+/// A node's events that the queue keeps one of at most (event_queue::push_owned): its timer and
+/// its links' next completions.
+enum class owned : std::uint32_t { timer, uplink, downlink };
+inline std::uint32_t owner_of(std::uint32_t node, owned what) { return node * 3 + static_cast<std::uint32_t>(what); }
+
 /// A FIFO of pool messages linked through msg_slot::next.
 struct msg_fifo {
   std::uint32_t head = k_nil;
