@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
+#include <utility>
 
 #include "proto/swarm/codec.hpp"
 
@@ -103,16 +105,42 @@ void engine::dispatch(const event& e) {
 
 // --- the message pool ------------------------------------------------------------------------
 
+stored_message store(ps::message&& m) {
+  return std::visit(
+      [](auto&& x) -> stored_message {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, ps::hello>) {
+          return std::make_unique<ps::hello>(std::move(x));
+        } else {
+          return stored_message{std::in_place_type<T>, std::move(x)};
+        }
+      },
+      std::move(m));
+}
+
+ps::message unstore(stored_message&& m) {
+  return std::visit(
+      [](auto&& x) -> ps::message {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::unique_ptr<ps::hello>>) {
+          return ps::message{std::in_place_type<ps::hello>, std::move(*x)};
+        } else {
+          return ps::message{std::in_place_type<T>, std::move(x)};
+        }
+      },
+      std::move(m));
+}
+
 std::uint32_t engine::alloc_msg(ps::message m, std::uint32_t wire) {
   std::uint32_t i;
   if (!free_msgs_.empty()) {
     i = free_msgs_.back();
     free_msgs_.pop_back();
-    pool_[i].msg = std::move(m);
+    pool_[i].msg = store(std::move(m));
   } else {
     i = static_cast<std::uint32_t>(pool_.size());
     pool_.emplace_back();
-    pool_.back().msg = std::move(m);
+    pool_.back().msg = store(std::move(m));
   }
   pool_[i].next = k_nil;
   pool_[i].wire = wire;
@@ -156,7 +184,7 @@ void engine::compact_pex(std::uint32_t mi) {
 }
 
 ps::message engine::take_msg(std::uint32_t mi) {
-  ps::message m = std::move(pool_[mi].msg);
+  ps::message m = unstore(std::move(pool_[mi].msg));
   if (pool_[mi].pex != k_nil) {
     ps::pex px;
     const std::vector<std::uint32_t>& v = pex_store_[pool_[mi].pex];

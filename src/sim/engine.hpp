@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "chunk/chunk_log.hpp"
@@ -63,8 +64,16 @@ struct msg_fifo {
   [[nodiscard]] bool empty() const { return head == k_nil; }
 };
 
+/// A ps::message as it waits in the engine: the same alternatives, the hello boxed. A hello
+/// (two strings and a 32-byte key) makes ps::message 144 bytes; without it a slot is 96, and
+/// ~10 messages per peer are in flight (most of them haves and chunk references).
+using stored_message = std::variant<std::unique_ptr<ps::hello>, ps::have, ps::bitmap, ps::request, ps::cancel,
+                                    ps::chunk_data, ps::reject, ps::pex, ps::ping, ps::pong, ps::close>;
+stored_message store(ps::message&& m);
+ps::message unstore(stored_message&& m);
+
 struct msg_slot {
-  ps::message msg;
+  stored_message msg;
   std::uint32_t next = k_nil;
   std::uint32_t wire = 0;  ///< encoded size
   /// While in `sock`: when its serialisation started (it became the head); once serialised:
@@ -76,6 +85,7 @@ struct msg_slot {
   std::uint32_t pex = k_nil;
   fair_link::ticket ticket;      ///< its place in a fifo link's line (hand-over, then arrival order)
 };
+static_assert(sizeof(msg_slot) <= 96, "a slot per message in flight: ~10 per peer");
 
 /// One direction of a connection: from node[d] to node[1 - d].
 struct conn_dir {
