@@ -306,6 +306,13 @@ std::optional<ps::message> node::next_message_for(neighbour_id n, core::time_poi
   return d;
 }
 
+bool node::has_output() const {
+  return std::any_of(impl_->nbs.begin(), impl_->nbs.end(), [](const auto& e) {
+    const neighbour_state& nb = e.second;
+    return !nb.closing && (!nb.control.empty() || nb.ready);
+  });
+}
+
 std::optional<ps::peer_address> node::poll_dial() {
   if (impl_->dial_out.empty()) return std::nullopt;
   ps::peer_address a = std::move(impl_->dial_out.front());
