@@ -58,7 +58,7 @@ std::optional<ps::close_reason> node::impl::neighbour_up(neighbour_id n, const p
     const auto bits = static_cast<std::size_t>(std::min<std::int64_t>(count, ps::k_max_bitmap_bits));
     bm.base = log.last_seq() + 1 - bits;
     bm.bits.resize(bits);
-    for (std::size_t i = 0; i < bits; ++i) bm.bits[i] = log.find(bm.base + i) != nullptr;
+    for (std::size_t i = 0; i < bits; ++i) bm.bits[i] = log.contains(bm.base + i);
   } else {
     bm.base = newest_held.value_or(chunk_seq{0});
   }
