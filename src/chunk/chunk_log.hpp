@@ -42,6 +42,14 @@ class chunk_log {
   insert_result insert(chunk_ptr c);
 
   [[nodiscard]] chunk_ptr find(chunk_seq seq) const;
+  /// find() without copying the pointer (no reference count touched: a simulator's 10^5 logs
+  /// share each chunk, and the swarm node asks "held?" for every chunk in its pick range).
+  /// Borrowed: valid until the log next changes. Nullptr when not held.
+  [[nodiscard]] const chunk* peek(chunk_seq seq) const {
+    if (slots_.empty() || seq < base_ || seq > last_seq()) return nullptr;
+    return slots_[static_cast<std::size_t>(seq - base_)].get();
+  }
+  [[nodiscard]] bool contains(chunk_seq seq) const { return peek(seq) != nullptr; }
   [[nodiscard]] bool empty() const { return count_ == 0; }
   [[nodiscard]] std::size_t size() const { return count_; }
   [[nodiscard]] std::size_t bytes() const { return bytes_; }

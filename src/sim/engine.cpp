@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
+#include <utility>
 
 #include "proto/swarm/codec.hpp"
 
@@ -60,7 +62,7 @@ report::run_result engine::run(sim_stats* stats) {
 }
 
 void engine::dispatch(const event& e) {
-  switch (e.kind) {
+  switch (e.kind()) {
     case event_kind::join:
       on_join(e.a);
       break;
@@ -103,16 +105,42 @@ void engine::dispatch(const event& e) {
 
 // --- the message pool ------------------------------------------------------------------------
 
+stored_message store(ps::message&& m) {
+  return std::visit(
+      [](auto&& x) -> stored_message {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, ps::hello>) {
+          return std::make_unique<ps::hello>(std::move(x));
+        } else {
+          return stored_message{std::in_place_type<T>, std::move(x)};
+        }
+      },
+      std::move(m));
+}
+
+ps::message unstore(stored_message&& m) {
+  return std::visit(
+      [](auto&& x) -> ps::message {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::unique_ptr<ps::hello>>) {
+          return ps::message{std::in_place_type<ps::hello>, std::move(*x)};
+        } else {
+          return ps::message{std::in_place_type<T>, std::move(x)};
+        }
+      },
+      std::move(m));
+}
+
 std::uint32_t engine::alloc_msg(ps::message m, std::uint32_t wire) {
   std::uint32_t i;
   if (!free_msgs_.empty()) {
     i = free_msgs_.back();
     free_msgs_.pop_back();
-    pool_[i].msg = std::move(m);
+    pool_[i].msg = store(std::move(m));
   } else {
     i = static_cast<std::uint32_t>(pool_.size());
     pool_.emplace_back();
-    pool_.back().msg = std::move(m);
+    pool_.back().msg = store(std::move(m));
   }
   pool_[i].next = k_nil;
   pool_[i].wire = wire;
@@ -156,7 +184,7 @@ void engine::compact_pex(std::uint32_t mi) {
 }
 
 ps::message engine::take_msg(std::uint32_t mi) {
-  ps::message m = std::move(pool_[mi].msg);
+  ps::message m = unstore(std::move(pool_[mi].msg));
   if (pool_[mi].pex != k_nil) {
     ps::pex px;
     const std::vector<std::uint32_t>& v = pex_store_[pool_[mi].pex];
@@ -244,7 +272,8 @@ void engine::reschedule(std::uint32_t i, bool uplink) {
   // event: it comes early, finds nothing done and reschedules.
   if (t == fair_link::k_never || t >= l.scheduled_at) return;
   l.scheduled_at = t;
-  queue_.push(t, uplink ? event_kind::uplink : event_kind::downlink, i, ++l.gen);
+  queue_.push_owned(owner_of(i, uplink ? owned::uplink : owned::downlink), t,
+                    uplink ? event_kind::uplink : event_kind::downlink, i, ++l.gen);
 }
 
 void engine::on_uplink(std::uint32_t i, std::uint32_t gen) {
@@ -529,7 +558,16 @@ void engine::settle(std::uint32_t i) {
       __builtin_prefetch(c);
       __builtin_prefetch(c + sizeof(conn) - 1);
     }
-    for (std::size_t k = 0; k < n.conns.size(); ++k) drain(i, n.conns[k]);
+    if (node.has_output()) {
+      for (std::size_t k = 0; k < n.conns.size(); ++k) drain(i, n.conns[k]);
+    } else {
+      // What drain() does when every next_message_for says nothing, without asking each.
+      for (const std::uint32_t f : n.conns) {
+        conn& c = conns_[f / 2];
+        const int end = static_cast<int>(f % 2);
+        if (c.open && c.up[end]) c.dir[end].blocked = c.dir[end].sock_bytes >= socket_buffer_;
+      }
+    }
     bool input = false;
     while (const std::optional<swarm::disconnect_order> d = node.poll_disconnect()) {
       const auto flow = static_cast<std::uint32_t>(d->neighbour & 0xffffffffU);
@@ -577,6 +615,7 @@ void engine::arm(std::uint32_t i) {
     if (n.timer_at != fair_link::k_never) {
       n.timer_at = fair_link::k_never;
       ++n.timer_gen;
+      queue_.cancel_owned(owner_of(i, owned::timer));
     }
     return;
   }
@@ -584,7 +623,7 @@ void engine::arm(std::uint32_t i) {
   if (t <= now_) t = now_ + k_min_timer_step_us;
   if (t == n.timer_at) return;
   n.timer_at = t;
-  queue_.push(t, event_kind::timer, i, ++n.timer_gen);
+  queue_.push_owned(owner_of(i, owned::timer), t, event_kind::timer, i, ++n.timer_gen);
 }
 
 }  // namespace meshcast::sim::detail

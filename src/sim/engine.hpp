@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "chunk/chunk_log.hpp"
@@ -51,6 +52,11 @@ inline std::string host_of(std::uint32_t i) {
 }
 inline ps::peer_address address_of(std::uint32_t i) { return {id_of(i), host_of(i), k_swarm_port}; }
 
+/// A node's events that the queue keeps one of at most (event_queue::push_owned): its timer and
+/// its links' next completions.
+enum class owned : std::uint32_t { timer, uplink, downlink };
+inline std::uint32_t owner_of(std::uint32_t node, owned what) { return node * 3 + static_cast<std::uint32_t>(what); }
+
 /// A FIFO of pool messages linked through msg_slot::next.
 struct msg_fifo {
   std::uint32_t head = k_nil;
@@ -58,8 +64,16 @@ struct msg_fifo {
   [[nodiscard]] bool empty() const { return head == k_nil; }
 };
 
+/// A ps::message as it waits in the engine: the same alternatives, the hello boxed. A hello
+/// (two strings and a 32-byte key) makes ps::message 144 bytes; without it a slot is 96, and
+/// ~10 messages per peer are in flight (most of them haves and chunk references).
+using stored_message = std::variant<std::unique_ptr<ps::hello>, ps::have, ps::bitmap, ps::request, ps::cancel,
+                                    ps::chunk_data, ps::reject, ps::pex, ps::ping, ps::pong, ps::close>;
+stored_message store(ps::message&& m);
+ps::message unstore(stored_message&& m);
+
 struct msg_slot {
-  ps::message msg;
+  stored_message msg;
   std::uint32_t next = k_nil;
   std::uint32_t wire = 0;  ///< encoded size
   /// While in `sock`: when its serialisation started (it became the head); once serialised:
@@ -71,6 +85,7 @@ struct msg_slot {
   std::uint32_t pex = k_nil;
   fair_link::ticket ticket;      ///< its place in a fifo link's line (hand-over, then arrival order)
 };
+static_assert(sizeof(msg_slot) <= 96, "a slot per message in flight: ~10 per peer");
 
 /// One direction of a connection: from node[d] to node[1 - d].
 struct conn_dir {

@@ -135,6 +135,7 @@ void engine::on_leave(std::uint32_t i) {
   n.conns = {};
   n.up = fair_link{};
   n.down = fair_link{};
+  for (const owned o : {owned::timer, owned::uplink, owned::downlink}) queue_.cancel_owned(owner_of(i, o));
 }
 
 void engine::tally(std::uint32_t i) {

@@ -47,7 +47,7 @@ struct sim_stats {
   std::uint64_t messages = 0;      ///< swarm messages put on a connection (hellos included)
   std::uint64_t node_inputs = 0;   ///< calls into swarm::node (messages, timeouts, ...)
   std::uint64_t timeouts = 0;      ///< node timers that fired (on_timeout)
-  std::uint64_t stale_events = 0;  ///< superseded timers and link completions, closed connections' arrivals
+  std::uint64_t stale_events = 0;  ///< closed connections' arrivals (timers and link completions are replaced in place)
   std::uint64_t announces = 0;     ///< tracker announces answered
   std::uint64_t dials = 0;
   std::size_t peak_queue = 0;      ///< events queued at once

@@ -60,7 +60,7 @@ std::optional<ps::close_reason> node::impl::neighbour_up(neighbour_id n, const p
     const auto bits = static_cast<std::size_t>(std::min<std::int64_t>(count, ps::k_max_bitmap_bits));
     bm.base = log.last_seq() + 1 - bits;
     bm.bits.resize(bits);
-    for (std::size_t i = 0; i < bits; ++i) bm.bits[i] = log.find(bm.base + i) != nullptr;
+    for (std::size_t i = 0; i < bits; ++i) bm.bits[i] = log.contains(bm.base + i);
   } else {
     bm.base = newest_held.value_or(chunk_seq{0});
   }
@@ -316,6 +316,13 @@ std::optional<ps::message> node::next_message_for(neighbour_id n, core::time_poi
   impl_->stats.bytes_up.add(nb->hello.role, size);
   (d.pushed ? impl_->stats.chunks_pushed_out : impl_->stats.requests_served) += 1;
   return d;
+}
+
+bool node::has_output() const {
+  return std::any_of(impl_->nbs.begin(), impl_->nbs.end(), [](const auto& e) {
+    const neighbour_state& nb = e.second;
+    return !nb.closing && (!nb.control.empty() || nb.ready);
+  });
 }
 
 std::optional<ps::peer_address> node::poll_dial() {

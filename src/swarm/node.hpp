@@ -133,6 +133,10 @@ class node {
   /// budget is spent until next_deadline()). Control messages (bitmap, have, request, cancel,
   /// reject, pex) come before a chunk.
   std::optional<ps::message> next_message_for(neighbour_id n, core::time_point now);
+  /// Whether next_message_for would give something for some neighbour now. After most inputs
+  /// nothing is due (a have of a chunk held or asked for already), and a driver with many
+  /// connections can skip asking each of them. One pass over the neighbour table.
+  [[nodiscard]] bool has_output() const;
   std::optional<ps::peer_address> poll_dial();
   std::optional<disconnect_order> poll_disconnect();
   /// The next chunk that arrived from the swarm (for delay/continuity measurement at playout).

@@ -206,7 +206,7 @@ struct node::impl {
   [[nodiscard]] std::size_t live_count() const { return live; }
   [[nodiscard]] micros chunk_duration() const { return ref ? ref->duration : k_default_chunk_duration; }
   [[nodiscard]] std::optional<time_point> source_time_of(chunk_seq seq) const {
-    if (const chunk::chunk_ptr c = log.find(seq)) return c->header().source_time;
+    if (const chunk::chunk* c = log.peek(seq)) return c->header().source_time;
     if (!ref) return std::nullopt;
     return ref->source_time + (seq - ref->seq) * ref->duration;
   }

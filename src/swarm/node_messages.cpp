@@ -42,7 +42,7 @@ void node::impl::on_have(neighbour_state& nb, chunk_seq seq, time_point now) {
   }
   nb.has.insert(seq);
   note_known(seq);
-  if (!log.find(seq)) {
+  if (!log.contains(seq)) {
     const time_point heard = heard_at.try_emplace(seq, now).first->second;
     // Pick now if it may be pulled now; else only wake up when it may (most haves name a chunk
     // still in its push grace, and a full pick round per have is the node's main cost).
@@ -71,7 +71,7 @@ void node::impl::on_bitmap(neighbour_state& nb, const ps::bitmap& b, time_point 
     }
     nb.has.insert(seq);
     note_known(seq);
-    if (!log.find(seq)) heard_at.try_emplace(seq, now);
+    if (!log.contains(seq)) heard_at.try_emplace(seq, now);
   }
 }
 
@@ -152,7 +152,7 @@ void node::impl::on_chunk(neighbour_state& nb, const ps::chunk_data& d, time_poi
   if (nb.asked.erase(seq)) note_response(nb, seq, now);
   if (const auto it = in_flight.find(seq); it != in_flight.end() && it->second == nb.id) in_flight.erase(it);
 
-  if (log.find(seq)) {
+  if (log.contains(seq)) {
     ++stats.duplicate_chunks;
     if (d.pushed) ++stats.duplicate_pushes;
     stats.duplicate_bytes += size;
@@ -227,7 +227,7 @@ void node::impl::stored(const chunk::chunk_ptr& c, neighbour_state* from, bool p
     const std::int64_t k = std::max<std::int64_t>(1, k_behind_lag / chunk_duration());
     const chunk_seq probe =
         seq - static_cast<std::uint64_t>(std::min<std::int64_t>(k, static_cast<std::int64_t>(seq.value())));
-    if (probe < seq && log.find(probe)) {
+    if (probe < seq && log.contains(probe)) {
       for (auto& [id, nb] : nbs) {
         const bool elsewhere = nb.has.contains(probe) && !nb.sent.contains(probe);
         nb.behind = 0.9 * nb.behind + (elsewhere ? 0.0 : 0.1);

@@ -13,7 +13,7 @@ void node::impl::skip_late(time_point now) {
   while (low <= *newest_known) {
     const auto dl = deadline_of(low);
     if (!dl || *dl > now) break;
-    if (!log.find(low)) ++stats.chunks_skipped_late;
+    if (!log.contains(low)) ++stats.chunks_skipped_late;
     ++low;
   }
   late_mark = low;
@@ -63,7 +63,7 @@ void node::impl::pick(time_point now) {
   failed.assign(count, nullptr);
   for (std::size_t i = 0; i < count; ++i) {
     const chunk_seq seq = low + i;
-    if (log.find(seq) || in_flight.count(seq) != 0) continue;
+    if (log.contains(seq) || in_flight.count(seq) != 0) continue;
     p.wanted[i] = true;
     wanted.push_back(i);
     p.deadline[i] = deadline_of(seq);
@@ -144,7 +144,7 @@ void node::impl::schedule_sends(time_point now) {
     for (auto& [id, nb] : nbs) {
       if (nb.closing || nb.ready) continue;
       while (const serve_queue::entry* e = nb.serving.front()) {
-        if (!log.find(e->seq)) {
+        if (!log.contains(e->seq)) {
           queue_reject(nb, e->seq, ps::reject_reason::not_held);
         } else if (*deadline_of(e->seq) <= now) {
           queue_reject(nb, e->seq, ps::reject_reason::too_late);

@@ -1,6 +1,7 @@
 // rate_meter: bytes per second over a sliding window of recent samples — a neighbour's measured
 // delivery rate (chunk arrivals) or this node's upload rate. Memory is bounded by the window:
-// samples older than it are dropped as new ones come. Plain value type; no thread affinity.
+// samples older than it are dropped as new ones come (and as the rate is read: time only moves
+// forward). Plain value type; no thread affinity.
 #pragma once
 
 #include <algorithm>
@@ -35,40 +36,44 @@ class rate_meter {
     if (!started_) return 0;
     std::uint64_t sum = 0;
     if (ordered_) {
-      // Samples in time order (the usual case): the window's sum is the kept sum less the
-      // oldest samples that fell out since the last add — O(expired), not O(samples).
+      // Samples in time order (the usual case): drop the ones that fell out of the window, as
+      // the next add would (time only moves forward), so no call walks them twice; when none
+      // did (the oldest sample's time is kept here) the buffer is not even touched.
+      if (!samples_.empty() && oldest_ <= now - window_) trim(now);
       sum = sum_;
-      for (const auto& [t, b] : samples_) {
-        if (t > now - window_) break;
-        sum -= b;
-      }
     } else {
       for (const auto& [t, b] : samples_) {
         if (t > now - window_) sum += b;
       }
     }
-    const auto span = std::clamp(now - first_, core::micros{window_.count() / 4}, window_);
-    return static_cast<double>(sum) * 1e6 / static_cast<double>(span.count());
+    return per_second(sum, now);
   }
 
   [[nodiscard]] std::uint64_t total() const { return total_bytes_ + sum_; }
 
  private:
-  void trim(core::time_point now) {
+  // Const: rate() drops what fell out of the window (a cache of what the next add would drop).
+  void trim(core::time_point now) const {
     while (!samples_.empty() && samples_.front().first <= now - window_) {
       sum_ -= samples_.front().second;
       total_bytes_ += samples_.front().second;
       samples_.pop_front();
     }
+    if (!samples_.empty()) oldest_ = samples_.front().first;
+  }
+  [[nodiscard]] double per_second(std::uint64_t sum, core::time_point now) const {
+    const auto span = std::clamp(now - first_, core::micros{window_.count() / 4}, window_);
+    return static_cast<double>(sum) * 1e6 / static_cast<double>(span.count());
   }
 
   core::micros window_;
   // A devector, not a std::deque: it allocates nothing while empty (a deque takes 576 bytes at
   // once), and each neighbour has two meters.
-  boost::container::devector<std::pair<core::time_point, std::uint64_t>> samples_;
-  std::uint64_t sum_ = 0;
-  std::uint64_t total_bytes_ = 0;
+  mutable boost::container::devector<std::pair<core::time_point, std::uint64_t>> samples_;
+  mutable std::uint64_t sum_ = 0;
+  mutable std::uint64_t total_bytes_ = 0;
   core::time_point first_;
+  mutable core::time_point oldest_;  // samples_.front().first while ordered_ and not empty
   bool started_ = false;
   bool ordered_ = true;  // every add came at or after the previous one
 };
