@@ -197,7 +197,8 @@ void node::impl::schedule_sends(time_point now) {
     // extra push copies, which only spare upload pays for (they are the likeliest duplicates).
     // At a source (origin, edge) its pushes go first, urgent answers or not: they are the only
     // way a chunk enters the swarm on time, and answers crowding them out of a limited upload
-    // make every chunk urgent (a 3× origin: pushes ~1.3 s late, the swarm at 0.2 continuity).
+    // make every chunk urgent (a 3× origin in front of 200 peers: continuity 0.07 without this
+    // rule, 0.83 with it).
     const bool first_push = push_nb && push_nb->pushes[push_index].first;
     const bool source = s.role != ps::node_role::peer;
     const bool serve_first = serve_nb && (source ? !push_nb : (serve_dl - now < urgent || !first_push));

@@ -271,6 +271,31 @@ TEST(swarm_node, chunk_messages_wait_for_the_upload_budget_and_next_deadline_say
   EXPECT_EQ(f.drain('a'), "push:1");
 }
 
+TEST(swarm_node, a_source_with_a_limited_upload_pushes_a_new_chunk_before_an_urgent_answer) {
+  // 190 kB/s of payload: one 19 kB chunk per 100 ms.
+  node_fixture f(ps::node_role::origin, [](node_settings& s) {
+    s.upload_kbps = 1600;
+    s.push_fanout = 1;
+  });
+  f.n->on_local_chunk(make(0, 15'000), f.now);  // before anyone is there: nobody has it
+  f.up('a');
+  f.up('b');
+  f.drain_all();
+  f.now = t0 + 1100ms;
+  f.n->on_local_chunk(make(11, 19'000), f.now);
+  EXPECT_TRUE(contains(f.drain('a') + " " + f.drain('b'), "push:11"));  // the budget is spent until 1.2 s
+  f.now = t0 + 1150ms;
+  f.deliver('a', ps::request{{core::chunk_seq{0}}});  // due at 1.5 s: urgent from 1.1 s on
+  EXPECT_EQ(f.drain('a'), "");                        // waits for the budget
+  f.now = t0 + 1200ms;
+  f.n->on_local_chunk(make(12, 19'000), f.now);
+  const std::string sent = f.drain('a') + " " + f.drain('b');
+  EXPECT_TRUE(contains(sent, "push:12")) << sent;  // the chunk only the source has goes first
+  EXPECT_FALSE(contains(sent, "chunk:0")) << sent;
+  f.at(1280ms);
+  EXPECT_TRUE(contains(f.drain('a'), "chunk:0"));  // then the answer, in time
+}
+
 TEST(swarm_node, requests_for_chunks_late_or_not_held_are_rejected) {
   node_fixture f(ps::node_role::origin);
   f.n->on_local_chunk(make(0), f.now);
