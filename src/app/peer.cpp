@@ -33,7 +33,7 @@ std::vector<ps::peer_address> addresses(const pt::announce_response& r) {
 
 /// The playout figures a peer reports to the tracker (for the dashboard); the numbers the tracker
 /// ranks candidates by come from the node (sim::announce_stats).
-pt::node_stats announce_stats(const nlohmann::json& s) {
+pt::node_stats playout_stats(const nlohmann::json& s) {
   pt::node_stats out;
   if (s.contains("playout")) {
     const auto& p = s["playout"];
@@ -170,7 +170,7 @@ int run_peer(const peer_settings& s) {
   // Every second: refresh what the next announce reports, and announce now when the node,
   // starving, wants fresh candidates. Every fifth: the playout figures and a status line.
   std::uint64_t ticks = 0;
-  pt::node_stats playout_stats;
+  pt::node_stats playout_figures;
   std::function<void()> tick = [&] {
     stats_timer.expires_after(std::chrono::seconds{1});
     stats_timer.async_wait([&](boost::system::error_code ec) {
@@ -179,10 +179,10 @@ int run_peer(const peer_settings& s) {
       nlohmann::json j;
       if (status) {
         j = member.stats_json();
-        playout_stats = announce_stats(j);
+        playout_figures = playout_stats(j);
       }
       if (tracker) {
-        pt::node_stats st = playout_stats;
+        pt::node_stats st = playout_figures;
         for (auto& [k, v] : sim::announce_stats(member.node(), core::system_clock{}.now())) st[k] = v;
         tracker->set_stats(std::move(st));
         if (member.node().take_candidates_wanted()) tracker->announce_soon();

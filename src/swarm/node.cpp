@@ -120,7 +120,7 @@ void node::impl::step(time_point now) {
   if (!started) {
     started = true;
     started_at = now;
-    next_candidates_ask = now + s.starve_after;
+    next_candidates_ask = now;
     next_housekeeping = now;
     next_replace = now + s.neighbour_replace_interval;
     next_pex = now + s.pex_interval;
@@ -164,7 +164,7 @@ void node::impl::expire_requests(time_point now) {
 
 void node::impl::housekeeping(time_point now) {
   bans.expire(now);
-  if (starving(now) && now >= next_candidates_ask) {
+  if (looking_wider(now) && now >= next_candidates_ask) {
     candidates_wanted = true;
     next_candidates_ask = now + s.starve_after;
   }
@@ -185,8 +185,7 @@ void node::impl::maybe_dial(time_point now) {
   };
   // Starving (nothing stored for starve_after): the neighbours we have may be as cut off as we
   // are, so take more, up to max_neighbours, from whatever fresh candidates come.
-  const std::size_t want =
-      starving(now) && now - started_at >= s.starve_after ? std::max(s.min_neighbours, s.max_neighbours) : s.min_neighbours;
+  const std::size_t want = looking_wider(now) ? std::max(s.min_neighbours, s.max_neighbours) : s.min_neighbours;
   while (live_count() + dialing.size() < want) {
     const std::optional<ps::peer_address> a = candidates.next(now, excluded);
     if (!a) break;

@@ -192,6 +192,11 @@ struct node::impl {
     if (s.role == ps::node_role::origin) return false;
     return !last_stored || now - *last_stored >= s.starve_after;
   }
+  /// Starving and past its first starve_after (a joiner gets that long to be fed): it dials up to
+  /// max_neighbours and asks for candidates.
+  [[nodiscard]] bool looking_wider(time_point now) const {
+    return starving(now) && now - started_at >= s.starve_after;
+  }
   void replace_worst(time_point now);
   void send_pex(time_point now);
   [[nodiscard]] std::vector<ps::peer_address> pex_entries(neighbour_id except) const;

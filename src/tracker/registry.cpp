@@ -11,18 +11,17 @@ namespace {
 
 bool is_infrastructure(ps::node_role r) { return r != ps::node_role::peer; }
 
-std::uint32_t used_kbps_of(const pt::node_stats& stats) {
-  const auto it = stats.find(pt::k_stat_upload_kbps_used);
-  if (it == stats.end() || !(it->second > 0)) return 0;
-  return static_cast<std::uint32_t>(
-      std::lround(std::min(it->second, static_cast<double>(pt::k_max_kbps))));
-}
-
 /// A reported stat, when present and a number.
 std::optional<double> stat(const pt::node_stats& stats, std::string_view name) {
   const auto it = stats.find(name);
   if (it == stats.end()) return std::nullopt;
   return it->second;
+}
+
+std::uint32_t used_kbps_of(const pt::node_stats& stats) {
+  const auto used = stat(stats, pt::k_stat_upload_kbps_used);
+  if (!used || !(*used > 0)) return 0;
+  return static_cast<std::uint32_t>(std::lround(std::min(*used, static_cast<double>(pt::k_max_kbps))));
 }
 
 }  // namespace
