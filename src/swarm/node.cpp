@@ -121,6 +121,7 @@ void node::impl::step(time_point now) {
     started = true;
     started_at = now;
     next_candidates_ask = now;
+    candidates_ask_gap = s.starve_after;
     next_housekeeping = now;
     next_replace = now + s.neighbour_replace_interval;
     next_pex = now + s.pex_interval;
@@ -164,9 +165,17 @@ void node::impl::expire_requests(time_point now) {
 
 void node::impl::housekeeping(time_point now) {
   bans.expire(now);
-  if (looking_wider(now) && now >= next_candidates_ask) {
+  // Starving, ask the tracker for fresh candidates after starve_after, then after twice that and
+  // so on up to k_max_candidates_ask_gap: in a swarm where most peers starve (a playout delay
+  // shorter than the swarm's depth needs) asking every starve_after flooded the tracker and the
+  // full peers it named with dials that changed nothing. Fed again, the gap starts over.
+  if (!starving(now)) {
+    candidates_ask_gap = s.starve_after;
+    next_candidates_ask = now;
+  } else if (looking_wider(now) && now >= next_candidates_ask) {
     candidates_wanted = true;
-    next_candidates_ask = now + s.starve_after;
+    next_candidates_ask = now + candidates_ask_gap;
+    candidates_ask_gap = std::min(candidates_ask_gap * 2, std::max(s.starve_after, k_max_candidates_ask_gap));
   }
   for (auto it = dialing.begin(); it != dialing.end();) {
     it = now - it->second >= s.dial_timeout ? dialing.erase(it) : std::next(it);

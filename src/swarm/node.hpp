@@ -77,7 +77,8 @@ struct node_settings {
   core::micros dial_timeout{10'000'000};  ///< a dial never reported (up or failed) is forgotten
   core::micros redial_backoff{30'000'000};
   /// A peer or edge that stored no chunk for this long (or none since it started) is starving:
-  /// it says so to the tracker, asks it for fresh candidates every `starve_after`, and dials up
+  /// it says so to the tracker, asks it for fresh candidates after `starve_after`, then after
+  /// twice that and so on up to 30 s (until it is fed again), and dials up
   /// to max_neighbours instead of min_neighbours — its neighbours may all be as cut off as it is
   /// (docs/swarm.md, "Membership").
   core::micros starve_after{2'000'000};

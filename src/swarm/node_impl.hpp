@@ -56,6 +56,8 @@ inline std::uint32_t payload_kbps(std::uint32_t upload_kbps) {
   if (upload_kbps == 0) return 0;  // unlimited
   return std::max<std::uint32_t>(1, static_cast<std::uint32_t>(upload_kbps * k_payload_share));
 }
+/// A starving node's asks for fresh candidates back off up to this gap (node::impl::housekeeping).
+constexpr micros k_max_candidates_ask_gap{30'000'000};
 /// Pushes waiting for one neighbour beyond this are dropped oldest first (it had a have).
 constexpr std::size_t k_max_pending_pushes = 8;
 /// The longest a push sent at push_max_age takes to arrive (serialisation and latency).
@@ -368,6 +370,7 @@ struct node::impl {
   time_point started_at;
   std::optional<time_point> last_stored;   // when the newest chunk was stored (any source)
   time_point next_candidates_ask;          // while starving, ask for candidates again from here
+  micros candidates_ask_gap{0};            // the wait after the next ask: doubles while starving
   bool candidates_wanted = false;
   time_point last_now;
   time_point next_housekeeping, next_replace, next_pex;

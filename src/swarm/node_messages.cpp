@@ -42,7 +42,9 @@ void node::impl::on_have(neighbour_state& nb, chunk_seq seq, time_point now) {
   }
   nb.has.insert(seq);
   note_known(seq);
-  if (!log.contains(seq)) {
+  // Held or asked for already: the pick problem did not change (a failed request wakes the picker
+  // itself), and a pick round per have of a chunk in flight was most of the node's time.
+  if (!log.contains(seq) && in_flight.count(seq) == 0) {
     const time_point heard = heard_at.try_emplace(seq, now).first->second;
     // Pick now if it may be pulled now; else only wake up when it may (most haves name a chunk
     // still in its push grace, and a full pick round per have is the node's main cost).

@@ -422,6 +422,7 @@ TEST(swarm_node, a_starving_peer_asks_for_candidates_and_dials_up_to_max_neighbo
   node_fixture f(ps::node_role::peer, [](node_settings& s) {
     s.min_neighbours = 2;
     s.max_neighbours = 4;
+    s.neighbour_replace_interval = 60s;  // a stays
   });
   f.up('a');
   f.up('b');
@@ -439,18 +440,35 @@ TEST(swarm_node, a_starving_peer_asks_for_candidates_and_dials_up_to_max_neighbo
   f.at(3s);
   EXPECT_FALSE(f.n->take_candidates_wanted());
   f.at(4s);
-  EXPECT_TRUE(f.n->take_candidates_wanted());  // and again while still starving
+  EXPECT_TRUE(f.n->take_candidates_wanted());  // and again while still starving, 2 s later
+  for (const auto t : {5s, 6s, 7s}) {
+    f.at(t);
+    EXPECT_FALSE(f.n->take_candidates_wanted()) << t.count();  // then 4 s later
+  }
+  f.at(8s);
+  EXPECT_TRUE(f.n->take_candidates_wanted());
+  f.at(15s);
+  EXPECT_FALSE(f.n->take_candidates_wanted());  // then 8 s later
+  f.at(16s);
+  EXPECT_TRUE(f.n->take_candidates_wanted());
+  EXPECT_EQ(dialled(f), "e");  // d's dial was forgotten after dial_timeout: e instead
 
   // A chunk stored: fed again, back to min_neighbours and quiet.
-  f.now = t0 + 4100ms;
-  f.push('a', 41);
+  f.now = t0 + 16100ms;
+  f.push('a', 161);
   EXPECT_FALSE(f.n->starving(f.now));
   f.n->on_dial_failed({id_of('c'), "10.0.0.3", 7003}, f.now);
-  f.at(5s);
+  f.at(17s);
   EXPECT_EQ(dialled(f), "");
-  f.at(6s);
+  f.at(18s);
   EXPECT_FALSE(f.n->take_candidates_wanted());
-  EXPECT_TRUE(f.n->starving(t0 + 6100ms));  // 2 s after the last chunk
+  EXPECT_TRUE(f.n->starving(t0 + 18100ms));  // 2 s after the last chunk
+  f.at(19s);
+  EXPECT_TRUE(f.n->take_candidates_wanted());  // starving again: the gap starts over at 2 s
+  f.at(20s);
+  EXPECT_FALSE(f.n->take_candidates_wanted());
+  f.at(21s);
+  EXPECT_TRUE(f.n->take_candidates_wanted());
 }
 
 TEST(swarm_node, the_origin_never_starves) {
