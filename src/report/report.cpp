@@ -200,7 +200,7 @@ delay_bound compute_bound(const scenario::scenario& s, const scenario::plan& p, 
   delay_bound b;
   const std::size_t n = std::max<std::size_t>(viewers, 1);
   b.hops = static_cast<std::size_t>(std::ceil(std::log2(static_cast<double>(n)))) + 1;
-  const double chunk_bits = p.stream_bps * s.source.chunk_ms / 1000.0;
+  const double chunk_bits = p.stream_bps * scenario::cut_of(s.source).mean_chunk_us() / 1e6;
   const double up = p.mean_peer_upload_bps();
   b.chunk_tx_ms = up > 0 ? chunk_bits / up * 1000.0 : 0;
   // Mean one-way delay of a link between two peers: a fixed, deterministic sample of pairs.
@@ -478,7 +478,10 @@ core::result<std::string> write_report(const scenario::scenario& s, const scenar
   std::ostringstream sm;
   sm << "meshcast " << o.mode << ": scenario \"" << s.name << "\", " << ov.viewers << " viewers, "
      << fmt("%.0f", seconds) << " s, " << fmt("%.0f", p.stream_bps / 1000) << " kbit/s, chunk " << s.source.chunk_ms
-     << " ms, playout delay " << s.swarm.playout_delay_ms << " ms\n";
+     << " ms";
+  if (const scenario::chunk_cut cut = scenario::cut_of(s.source); std::abs(cut.mean_chunk_us() - s.source.chunk_ms * 1000.0) >= 1000)
+    sm << " (whole frames at " << cut.fps << " fps: " << fmt("%.1f", cut.mean_chunk_us() / 1000) << " ms on average)";
+  sm << ", playout delay " << s.swarm.playout_delay_ms << " ms\n";
   sm << "continuity     mean " << fmt("%.2f", ov.continuity_mean * 100) << " %, 5th-percentile viewer "
      << fmt("%.2f", ov.continuity_p5 * 100) << " %, worst " << fmt("%.2f", ov.continuity_min * 100)
      << " %   (target: p5 >= 99.5 %)\n";

@@ -88,8 +88,9 @@ TEST(Report, BoundFollowsTheScenario) {
   ASSERT_TRUE(p);
   const delay_bound b = compute_bound(*s, *p, 200);
   EXPECT_EQ(b.hops, 9U);  // ⌈log2 200⌉ + 1
-  // 100 ms of 1 Mbit/s at a mean upload of 1.6× the stream rate: 62.5 ms per chunk.
-  EXPECT_NEAR(b.chunk_tx_ms, 62.5, 0.5);
+  // 100 ms chunks of a 25 fps source are cut as 3 frames (and one of 2 frames a 2 s GOP): 117.6 ms
+  // of 1 Mbit/s on average, at a mean upload of 1.6× the stream rate 73.5 ms per chunk.
+  EXPECT_NEAR(b.chunk_tx_ms, 73.5, 0.5);
   // Access delays 10..50 ms at each end: a link is ~60 ms one way.
   EXPECT_NEAR(b.path_ms, 60, 8);
   EXPECT_NEAR(b.bound_ms, 9 * (b.chunk_tx_ms + b.path_ms), 1e-6);

@@ -402,4 +402,24 @@ std::size_t plan::peer_count() const {
       nodes.begin(), nodes.end(), [](const planned_node& n) { return n.kind == node_kind::peer; }));
 }
 
+chunk_cut cut_of(const source_spec& s) {
+  chunk_cut c;
+  c.fps = std::max<std::uint32_t>(s.fps, 1);
+  const std::uint64_t fps = c.fps;
+  c.frames_per_gop = static_cast<std::uint32_t>(std::max<std::uint64_t>(1, (std::uint64_t{s.gop_ms} * fps + 500) / 1000));
+  c.frames_per_chunk = static_cast<std::uint32_t>(std::clamp<std::uint64_t>((std::uint64_t{s.chunk_ms} * fps + 999) / 1000, 1, c.frames_per_gop));
+  return c;
+}
+
+std::int64_t chunk_cut::start_us(std::uint64_t seq) const {
+  const std::uint64_t frame = seq / chunks_per_gop() * frames_per_gop + seq % chunks_per_gop() * frames_per_chunk;
+  return static_cast<std::int64_t>(frame * 1'000'000 / fps);
+}
+
+std::int64_t chunk_cut::duration_us(std::uint64_t seq) const { return start_us(seq + 1) - start_us(seq); }
+
+double chunk_cut::mean_chunk_us() const {
+  return static_cast<double>(frames_per_gop) * 1e6 / fps / chunks_per_gop();
+}
+
 }  // namespace meshcast::scenario

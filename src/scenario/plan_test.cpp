@@ -61,6 +61,32 @@ upload = "40%:0.5, 40%:1.5, 20%:4"
 delay = "10..50"
 )";
 
+TEST(chunk_cut, whole_frames_covering_the_chunk_duration_and_a_short_last_chunk_per_gop) {
+  source_spec src;  // 25 fps, 2 s GOP, 100 ms chunks
+  const chunk_cut c = cut_of(src);
+  EXPECT_EQ(c.frames_per_chunk, 3U);  // 120 ms: two frames (80 ms) would not cover 100 ms
+  EXPECT_EQ(c.frames_per_gop, 50U);
+  EXPECT_EQ(c.chunks_per_gop(), 17U);  // 16 of 3 frames, one of 2
+  EXPECT_EQ(c.start_us(0), 0);
+  EXPECT_EQ(c.duration_us(0), 120'000);
+  EXPECT_EQ(c.start_us(16), 1'920'000);
+  EXPECT_EQ(c.duration_us(16), 80'000);
+  EXPECT_TRUE(c.segment_start(17));
+  EXPECT_EQ(c.segment_of(17), 1U);
+  EXPECT_EQ(c.start_us(17), 2'000'000);
+  EXPECT_NEAR(c.mean_chunk_us(), 2e6 / 17, 1e-6);
+
+  src.fps = 30;  // 3 frames are exactly 100 ms
+  const chunk_cut exact = cut_of(src);
+  EXPECT_EQ(exact.chunks_per_gop(), 20U);
+  for (std::uint64_t seq = 0; seq < 45; ++seq) EXPECT_EQ(exact.duration_us(seq), 100'000) << seq;
+
+  src.chunk_ms = 10;  // under one frame: a chunk per frame
+  EXPECT_EQ(cut_of(src).frames_per_chunk, 1U);
+  src.chunk_ms = 5000;  // longer than the GOP: one chunk per GOP
+  EXPECT_EQ(cut_of(src).chunks_per_gop(), 1U);
+}
+
 TEST(plan, origin_first_then_the_groups_nodes) {
   const plan p = planned(k_ci);
   ASSERT_EQ(p.nodes.size(), 21U);

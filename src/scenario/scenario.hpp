@@ -56,6 +56,26 @@ struct source_spec {
   std::uint32_t width = 640, height = 360, fps = 25;
 };
 
+/// How the packager cuts this source into chunks (src/media/packager.cpp): whole frames, each chunk
+/// the fewest frames that cover `chunk_ms`, and a GOP's last chunk shorter when its frames run
+/// out. At 25 fps a 100 ms chunk is three frames, 120 ms, and a 2 s GOP is 16 such chunks and one
+/// of 80 ms: 117.6 ms a chunk on average. The simulator produces exactly these chunks, and the
+/// delay bound uses their mean, so that the lab (a real encoder and packager) and the simulator
+/// run the same stream.
+struct chunk_cut {
+  std::uint32_t fps = 25;
+  std::uint32_t frames_per_chunk = 3;
+  std::uint32_t frames_per_gop = 50;
+  [[nodiscard]] std::uint32_t chunks_per_gop() const { return (frames_per_gop + frames_per_chunk - 1) / frames_per_chunk; }
+  /// Media time of chunk `seq`'s first frame, from the stream's start.
+  [[nodiscard]] std::int64_t start_us(std::uint64_t seq) const;
+  [[nodiscard]] std::int64_t duration_us(std::uint64_t seq) const;
+  [[nodiscard]] bool segment_start(std::uint64_t seq) const { return seq % chunks_per_gop() == 0; }
+  [[nodiscard]] std::uint64_t segment_of(std::uint64_t seq) const { return seq / chunks_per_gop(); }
+  [[nodiscard]] double mean_chunk_us() const;
+};
+[[nodiscard]] chunk_cut cut_of(const source_spec& s);
+
 struct origin_spec {
   double upload = 0;  ///< multiple of the stream rate; 0 = unlimited
   std::string region;

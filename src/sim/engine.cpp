@@ -41,7 +41,7 @@ report::run_result engine::run(sim_stats* stats) {
     if (p_.events[k].at.count() <= end_us_) queue_.push(p_.events[k].at.count(), event_kind::plan_event, k);
   }
   if (!p_.nodes.empty() && p_.nodes[0].join_at.count() <= end_us_) {
-    queue_.push(p_.nodes[0].join_at.count() + chunk_us_, event_kind::produce, 0);
+    queue_.push(p_.nodes[0].join_at.count() + cut_.start_us(1), event_kind::produce, 0);
   }
   if (settings_.progress) queue_.push(1'000'000, event_kind::progress, 1);
 

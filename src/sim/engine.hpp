@@ -202,8 +202,7 @@ class engine {
   std::int64_t end_us_ = 0;
   std::int64_t now_ = 0;
   core::time_point now_tp_;
-  std::int64_t chunk_us_ = 100'000;
-  std::uint64_t chunks_per_segment_ = 20;
+  scenario::chunk_cut cut_;  // the chunks the origin produces: the real packager's cut
   std::uint32_t socket_buffer_ = 16 * 1024;
   std::uint64_t rng_state_ = 0;  // loss draws, in event order
   std::uint64_t tickets_ = 0;    // hand-overs to uplinks and arrivals at downlinks, in order

@@ -55,8 +55,7 @@ engine::engine(const scenario::scenario& s, const scenario::plan& p, report::col
       stream_("live/sim"),
       public_key_(64, '0') {
   end_us_ = p.duration.count() > 0 ? p.duration.count() : static_cast<std::int64_t>(s.duration_s * 1e6);
-  chunk_us_ = std::int64_t{s.source.chunk_ms} * 1000;
-  chunks_per_segment_ = std::max<std::uint64_t>(1, s.source.chunk_ms ? s.source.gop_ms / s.source.chunk_ms : 1);
+  cut_ = scenario::cut_of(s.source);
   socket_buffer_ = static_cast<std::uint32_t>(std::max<std::size_t>(1, settings.socket_buffer_bytes));
   rng_state_ = splitmix64(s.seed ^ 0x6c6f7373ULL);  // "loss"
   nodes_.resize(p.nodes.size());
@@ -224,7 +223,8 @@ void engine::on_announce(std::uint32_t i, bool regular) {
 
 void engine::on_produce(std::uint64_t seq) {
   if (!alive(0)) return;
-  const double exact = static_cast<double>(s_.source.bitrate_kbps) * 1000.0 / 8.0 * static_cast<double>(chunk_us_) / 1e6;
+  const std::int64_t duration_us = cut_.duration_us(seq);
+  const double exact = static_cast<double>(s_.source.bitrate_kbps) * 1000.0 / 8.0 * static_cast<double>(duration_us) / 1e6;
   const double u = 2.0 * unit(s_.seed * 0x9e3779b97f4a7c15ULL + seq) - 1.0;
   const double bytes = exact * (1.0 + settings_.chunk_size_jitter * u);
   const std::size_t packets = std::max<std::size_t>(1, static_cast<std::size_t>(bytes) / chunk::k_ts_packet_bytes);
@@ -232,14 +232,14 @@ void engine::on_produce(std::uint64_t seq) {
 
   // A chunk is whole one chunk duration after its source time (its first frame), as the real
   // packager closes it: the event fires then, the header carries the first frame's time.
-  const core::time_point source_time = now_tp_ - core::micros{chunk_us_};
+  const core::time_point source_time = now_tp_ - core::micros{duration_us};
   chunk::chunk_header h;
   h.seq = core::chunk_seq{seq};
-  h.segment = core::segment_seq{seq / chunks_per_segment_};
+  h.segment = core::segment_seq{cut_.segment_of(seq)};
   h.source_time = source_time;
-  h.duration = core::micros{chunk_us_};
-  h.pts_90k = static_cast<std::int64_t>(seq) * chunk_us_ * 9 / 100;
-  const bool keyframe = seq % chunks_per_segment_ == 0;
+  h.duration = core::micros{duration_us};
+  h.pts_90k = cut_.start_us(seq) * 9 / 100;
+  const bool keyframe = cut_.segment_start(seq);
   if (keyframe) h.flags = chunk::flag_segment_start | chunk::flag_keyframe;
   chunk::chunk_signature sig{};
   sig[0] = k_signature_mark;
@@ -249,7 +249,7 @@ void engine::on_produce(std::uint64_t seq) {
   nodes_[0].node->on_local_chunk(c, now_tp_);
   settle(0);
 
-  const std::int64_t next = p_.nodes[0].join_at.count() + static_cast<std::int64_t>(seq + 2) * chunk_us_;
+  const std::int64_t next = p_.nodes[0].join_at.count() + cut_.start_us(seq + 2);
   if (next <= end_us_) queue_.push(next, event_kind::produce, static_cast<std::uint32_t>(seq + 1));
 }
 
