@@ -42,11 +42,10 @@ void node::impl::pick(time_point now) {
   const auto count = static_cast<std::size_t>(*newest_known - low + 1);
 
   // The snapshot is rebuilt in buffers kept from round to round (no allocation once warm; one
-  // set per thread, not per node: a simulator runs 10^5 nodes on one thread), and only the
-  // wanted chunks are looked up (most of the range is held or asked for already).
+  // set per thread, not per node: a simulator runs 10^5 nodes on one thread), and it holds only
+  // the wanted chunks (most of the range is held or asked for already).
   struct scratch {
     pick_problem p;
-    std::vector<std::size_t> wanted;
     std::vector<const std::vector<neighbour_id>*> failed;
     std::vector<pick_neighbour> spare;  // entries (their `has` buffers) not used this round
   };
@@ -54,23 +53,24 @@ void node::impl::pick(time_point now) {
   pick_problem& p = buffers.p;
   p.first = low;
   p.now = now;
-  p.wanted.assign(count, false);
-  p.deadline.assign(count, std::nullopt);
-  p.heard.assign(count, std::nullopt);
-  std::vector<std::size_t>& wanted = buffers.wanted;
+  p.seqs.clear();
+  p.deadline.clear();
+  p.heard.clear();
   std::vector<const std::vector<neighbour_id>*>& failed = buffers.failed;
-  wanted.clear();
-  failed.assign(count, nullptr);
+  failed.clear();
   for (std::size_t i = 0; i < count; ++i) {
     const chunk_seq seq = low + i;
     if (log.contains(seq) || in_flight.count(seq) != 0) continue;
-    p.wanted[i] = true;
-    wanted.push_back(i);
-    p.deadline[i] = deadline_of(seq);
-    if (const auto h = heard_at.find(seq); h != heard_at.end()) p.heard[i] = h->second;
-    if (const auto f = failed_from.find(seq); f != failed_from.end()) failed[i] = &f->second;
+    p.seqs.push_back(seq);
+    p.deadline.push_back(deadline_of(seq));
+    const auto h = heard_at.find(seq);
+    p.heard.push_back(h != heard_at.end() ? std::optional<time_point>(h->second) : std::nullopt);
+    const auto f = failed_from.find(seq);
+    failed.push_back(f != failed_from.end() ? &f->second : nullptr);
   }
-  if (wanted.empty()) return;
+  if (p.seqs.empty()) return;
+  const std::size_t wanted = p.seqs.size();
+  p.wanted.assign(wanted, true);
   std::optional<time_point> busy_end;  // the first busy neighbour that may be asked again
   std::size_t k = 0;
   for (const auto& [id, nb] : nbs) {
@@ -91,9 +91,9 @@ void node::impl::pick(time_point now) {
     pn.free_slots = nb.busy_until > now || nb.asked.size() >= limit ? 0 : limit - nb.asked.size();
     if (nb.busy_until > now) busy_end = busy_end ? std::min(*busy_end, nb.busy_until) : nb.busy_until;
     pn.outstanding = nb.asked.size();
-    pn.has.assign(count, false);
-    for (const std::size_t i : wanted) {
-      if (!nb.has.contains(low + i)) continue;
+    pn.has.assign(wanted, false);
+    for (std::size_t i = 0; i < wanted; ++i) {
+      if (!nb.has.contains(p.seqs[i])) continue;
       pn.has[i] = !failed[i] || std::find(failed[i]->begin(), failed[i]->end(), id) == failed[i]->end();
     }
   }

@@ -98,7 +98,7 @@ pick_result chunk_picker::pick(const pick_problem& p) const {
     if (!best) continue;
     --free[*best];
     ++outstanding[*best];
-    out.picks.push_back({p.neighbours[*best].id, p.first + c.index, c.urgent});
+    out.picks.push_back({p.neighbours[*best].id, p.seqs.empty() ? p.first + c.index : p.seqs[c.index], c.urgent});
   }
   return out;
 }

@@ -53,11 +53,15 @@ struct pick_neighbour {
   std::size_t free_slots = 0;      ///< requests it may still be sent (its queue bound - outstanding)
   std::size_t outstanding = 0;     ///< our requests already waiting there
   core::micros response{100'000};  ///< how long its answers take (measured; RTT + transfer until then)
-  std::vector<bool> has;           ///< has[i]: it holds problem.first + i (shorter = the rest unknown/no)
+  std::vector<bool> has;           ///< has[i]: it holds chunk i of the problem (shorter = the rest unknown/no)
 };
 
 struct pick_problem {
   chunk_seq first;
+  /// When not empty, index i stands for seqs[i] (ascending) instead of first + i: the node passes
+  /// only the chunks it wants, a few of the tens in its window, and every per-index vector
+  /// (neighbours' `has` too) shrinks with them.
+  std::vector<chunk_seq> seqs;
   std::vector<bool> wanted;  ///< wanted[i]: we lack first + i and have no live request for it
   std::vector<std::optional<core::time_point>> deadline;  ///< per i; nullopt = unknown (joining)
   std::vector<std::optional<core::time_point>> heard;     ///< per i: first announced to us (optional)
