@@ -241,33 +241,50 @@ run_result collector::finish(core::time_point end) {
     r.timeline.push_back(t);
   }
 
-  // Recovery after each event: from the event's second, did per-second continuity dip below
-  // 99 % within 30 s, and when was it back at ≥ 99 % for 3 consecutive seconds?
+  // Recovery after each event: from the event's second, did per-second continuity dip below a
+  // level within 30 s, and when was it back at ≥ that level for 3 consecutive seconds? The level
+  // is 99 %, and again the swarm's own before the event (its last 10 s, less one point).
   constexpr double k_good = 0.99;
-  constexpr std::size_t k_window = 30, k_stable = 3;
+  constexpr std::size_t k_window = 30, k_stable = 3, k_before = 10;
+  const auto recovery = [&](std::int64_t at_us, double level) -> std::optional<double> {
+    const std::size_t first = second_of(at_us);
+    std::optional<std::size_t> dip;
+    for (std::size_t sec = first; sec < std::min(seconds, first + k_window); ++sec) {
+      if (r.timeline[sec].due > 0 && r.timeline[sec].continuity < level) {
+        dip = sec;
+        break;
+      }
+    }
+    if (!dip) return 0.0;
+    std::size_t run = 0;
+    for (std::size_t sec = *dip; sec < seconds; ++sec) {
+      run = r.timeline[sec].due > 0 && r.timeline[sec].continuity >= level ? run + 1 : 0;
+      if (run == k_stable) {
+        const std::int64_t back_us = static_cast<std::int64_t>(sec + 1 - k_stable) * 1'000'000;
+        return static_cast<double>(std::max<std::int64_t>(0, back_us - at_us)) / 1e6;
+      }
+    }
+    return std::nullopt;
+  };
   for (const auto& [at_us, label] : events_) {
     event_recovery e;
     e.at_us = at_us;
     e.label = label;
     const std::size_t first = second_of(at_us);
-    std::optional<std::size_t> dip;
     for (std::size_t sec = first; sec < std::min(seconds, first + k_window); ++sec) {
-      if (r.timeline[sec].due == 0) continue;
-      e.min_continuity = std::min(e.min_continuity, r.timeline[sec].continuity);
-      if (!dip && r.timeline[sec].continuity < k_good) dip = sec;
+      if (r.timeline[sec].due > 0) e.min_continuity = std::min(e.min_continuity, r.timeline[sec].continuity);
     }
-    if (!dip) {
-      e.recovery_s = 0.0;
-    } else {
-      std::size_t run = 0;
-      for (std::size_t sec = *dip; sec < seconds; ++sec) {
-        run = r.timeline[sec].due > 0 && r.timeline[sec].continuity >= k_good ? run + 1 : 0;
-        if (run == k_stable) {
-          const std::int64_t back_us = static_cast<std::int64_t>(sec + 1 - k_stable) * 1'000'000;
-          e.recovery_s = static_cast<double>(std::max<std::int64_t>(0, back_us - at_us)) / 1e6;
-          break;
-        }
-      }
+    e.recovery_s = recovery(at_us, k_good);
+    double sum = 0;
+    std::size_t n = 0;
+    for (std::size_t sec = first > k_before ? first - k_before : 0; sec < std::min(first, seconds); ++sec) {
+      if (r.timeline[sec].due == 0) continue;
+      sum += r.timeline[sec].continuity;
+      ++n;
+    }
+    if (n > 0) {
+      e.before = sum / static_cast<double>(n);
+      e.recovery_to_before_s = recovery(at_us, std::min(*e.before - 0.01, k_good));
     }
     r.events.push_back(std::move(e));
   }

@@ -74,6 +74,12 @@ struct event_recovery {
   /// nullopt = not recovered by the end.
   std::optional<double> recovery_s;
   double min_continuity = 1;  ///< lowest per-second continuity within 30 s after the event
+  /// Mean per-second continuity over the 10 s before the event; nullopt when nothing was due then.
+  std::optional<double> before;
+  /// As recovery_s, to the swarm's own level instead of 99 %: back at ≥ min(before - 1 point,
+  /// 99 %) for 3 consecutive seconds. A swarm that ran at 93 % before an event cannot get "back"
+  /// to 99 %, yet how long it took to be itself again is what a departure costs the rest.
+  std::optional<double> recovery_to_before_s;
 };
 
 struct run_result {

@@ -141,6 +141,30 @@ TEST(Collector, RecoveryAfterAnEventIsTheTimeBackAtNinetyNinePercent) {
   EXPECT_DOUBLE_EQ(r.events[0].min_continuity, 0.0);
 }
 
+TEST(Collector, RecoveryToTheLevelBeforeAnEventForASwarmBelowNinetyNinePercent) {
+  const auto plan = small_plan(1);
+  collector c(settings(), plan);
+  produce(c, 300);  // 30 s
+  c.on_join(1, t0);
+  c.on_join_point(1, 500);
+  c.on_event(t0 + 10s, "trouble");
+  for (std::uint64_t k = 0; k < 300; ++k) {
+    // One chunk in ten always lost (90 %); seconds with deadlines [11 s, 14 s) lose half.
+    if (k % 10 == 0) continue;
+    if (k >= 100 && k < 130 && k % 2 == 1) continue;
+    const auto src = t0 + std::chrono::milliseconds{100 * k};
+    c.on_arrival(1, 500 + k, src, src + 100ms, 0, 1000, true);
+  }
+  const run_result r = c.finish(t0 + 31s);  // the last chunk's deadline is in second 30
+  ASSERT_EQ(r.events.size(), 1U);
+  EXPECT_FALSE(r.events[0].recovery_s);  // never at 99 %
+  ASSERT_TRUE(r.events[0].before);
+  EXPECT_NEAR(*r.events[0].before, 0.9, 1e-9);  // seconds 1..9 (nothing is due in second 0)
+  ASSERT_TRUE(r.events[0].recovery_to_before_s);
+  EXPECT_DOUBLE_EQ(*r.events[0].recovery_to_before_s, 4.0);  // seconds 14, 15, 16 at 90 % again
+  EXPECT_NEAR(r.events[0].min_continuity, 0.4, 1e-9);
+}
+
 TEST(Collector, SamplesAFixedSubsetOfViewersButCountsEveryone) {
   const auto plan = small_plan(1000);
   collector_settings s = settings();

@@ -304,6 +304,8 @@ core::result<std::string> write_report(const scenario::scenario& s, const scenar
     json x = {{"at_s", r3(static_cast<double>(e.at_us) / 1e6)}, {"label", e.label}};
     x["recovery_s"] = e.recovery_s ? json(r1(*e.recovery_s)) : json(nullptr);
     x["min_continuity"] = r3(e.min_continuity * 1000) / 1000;
+    x["continuity_before"] = e.before ? json(r3(*e.before * 1000) / 1000) : json(nullptr);
+    x["recovery_to_before_s"] = e.recovery_to_before_s ? json(r1(*e.recovery_to_before_s)) : json(nullptr);
     ev.push_back(x);
   }
   j["events"] = ev;
@@ -400,7 +402,7 @@ core::result<std::string> write_report(const scenario::scenario& s, const scenar
   }
   {
     std::ostringstream a;
-    a << "at_s,label,recovery_s,min_continuity\n";
+    a << "at_s,label,recovery_s,min_continuity,continuity_before,recovery_to_before_s\n";
     std::ostringstream gp;
     int k = 1;
     for (const event_recovery& e : r.events) {
@@ -409,7 +411,8 @@ core::result<std::string> write_report(const scenario::scenario& s, const scenar
       std::replace(label.begin(), label.end(), '\'', ' ');
       const double at = static_cast<double>(e.at_us) / 1e6;
       a << fmt("%.3f", at) << ',' << label << ',' << (e.recovery_s ? fmt("%.1f", *e.recovery_s) : "") << ','
-        << fmt("%.4f", e.min_continuity) << '\n';
+        << fmt("%.4f", e.min_continuity) << ',' << (e.before ? fmt("%.4f", *e.before) : "") << ','
+        << (e.recovery_to_before_s ? fmt("%.1f", *e.recovery_to_before_s) : "") << '\n';
       gp << "set arrow " << k << " from first " << fmt("%.3f", at) << ", graph 0 to first " << fmt("%.3f", at)
          << ", graph 1 nohead dt 3 lc rgb '#808080'\n";
       gp << "set label " << k << " '" << label << "' at first " << fmt("%.3f", at) << ", graph 0.95 rotate by 90 right font ',8'\n";
@@ -508,7 +511,18 @@ core::result<std::string> write_report(const scenario::scenario& s, const scenar
     } else {
       sm << "recovered in " << fmt("%.1f", *e.recovery_s) << " s";
     }
-    sm << " (lowest per-second continuity " << fmt("%.1f", e.min_continuity * 100) << " %)\n";
+    sm << " (lowest per-second continuity " << fmt("%.1f", e.min_continuity * 100) << " %)";
+    if (e.before && *e.before - 0.01 < 0.99) {  // else the same level as above
+      sm << "; back to its level before (" << fmt("%.1f", *e.before * 100) << " %, less 1 point): ";
+      if (!e.recovery_to_before_s) {
+        sm << "not by the end";
+      } else if (*e.recovery_to_before_s == 0) {
+        sm << "no dip below it";
+      } else {
+        sm << "in " << fmt("%.1f", *e.recovery_to_before_s) << " s";
+      }
+    }
+    sm << "\n";
   }
 
   for (const std::string& note : o.notes) sm << note << "\n";
