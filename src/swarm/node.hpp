@@ -66,6 +66,7 @@ struct node_settings {
   // Scheduling knobs (docs/swarm.md explains each number).
   core::micros pull_grace{150'000};           ///< a chunk younger than this is left to push
   core::micros local_grace{0};                ///< ...and one first announced to us less than this ago
+  bool pull_origin_like_a_peer = false;       ///< picker_settings::origin_like_a_peer (pull-only swarms)
   core::micros push_max_age{300'000};         ///< only chunks younger than this (source age) are pushed
   core::micros target_queue_time{1'000'000};  ///< our requests at a neighbour ≈ its rate × this
   std::size_t request_floor = 2;

@@ -156,7 +156,7 @@ struct node::impl {
         verify(std::move(v)),
         rng(s.seed),
         picker(picker_settings{micros{400'000}, s.pull_grace, s.playout_delay, s.local_grace,
-                               s.push_max_age + k_push_transit}),
+                               s.push_max_age + k_push_transit, s.pull_origin_like_a_peer}),
         budget(payload_kbps(s.upload_kbps), k_initial_burst_bytes, time_point{}),
         rq{s.target_queue_time, s.request_floor, s.request_cap, micros{400'000}, micros{3'000'000}},
         candidates(s.id, 256, s.redial_backoff) {}

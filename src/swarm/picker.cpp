@@ -51,7 +51,7 @@ pick_result chunk_picker::pick(const pick_problem& p) const {
 
     const bool urgent = !dl || *dl - p.now < settings_.urgent_threshold;
     if (!urgent) {
-      if (!peer_holder) {
+      if (!peer_holder && !settings_.origin_like_a_peer) {
         recheck(*dl - settings_.urgent_threshold);  // only the origin has it: wait until urgent
         continue;
       }
@@ -82,7 +82,7 @@ pick_result chunk_picker::pick(const pick_problem& p) const {
     for (std::size_t k = 0; k < p.neighbours.size(); ++k) {
       const pick_neighbour& n = p.neighbours[k];
       if (free[k] == 0 || !holds(n, c.index)) continue;
-      if (!c.urgent && n.cls == source_class::origin) continue;
+      if (!c.urgent && n.cls == source_class::origin && !settings_.origin_like_a_peer) continue;
       if (!best) {
         best = k;
         continue;

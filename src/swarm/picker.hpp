@@ -8,7 +8,8 @@
 //   - otherwise rarest first (fewest holders among our neighbours), ties to the earlier deadline,
 //     only once the chunk is older than pull_grace and, while a push may still come, was first
 //     announced to us local_grace ago (until then epidemic push is expected to bring it, and
-//     pulling would race the push into a duplicate), and never from the origin;
+//     pulling would race the push into a duplicate), and never from the origin (unless
+//     origin_like_a_peer: pull-only swarms);
 //   - a holder with a free slot is chosen by class (peer, then edge, then origin), then the
 //     shortest expected wait: its response time × (our requests outstanding there + 1) — this
 //     spreads the load: choosing by free slots would send everything to whoever delivered
@@ -45,6 +46,11 @@ struct picker_settings {
   /// ...but only while a push can still come: past this source age nobody pushes it any more
   /// (push_max_age, plus the time a push sent just before takes to arrive).
   core::micros push_horizon{500'000};
+  /// Pull from the origin like from any other holder (last by class) instead of only when the
+  /// chunk is urgent. Off in meshcast, where the origin pushes each chunk into the swarm and
+  /// serves what the peers cannot; on for pull-only swarms (Pixtream-like), where the source is
+  /// a peer that answers requests and nothing enters the swarm otherwise.
+  bool origin_like_a_peer = false;
 };
 
 struct pick_neighbour {

@@ -77,7 +77,7 @@ struct pick_fixture {
   }
 
   std::string pick() {
-    const pick_result r = chunk_picker{}.pick(problem);
+    const pick_result r = chunk_picker{settings}.pick(problem);
     recheck = r.recheck_at;
     std::string out;
     for (const auto& p : r.picks) {
@@ -93,6 +93,7 @@ struct pick_fixture {
   }
 
   pick_problem problem;
+  picker_settings settings;
   std::optional<core::time_point> recheck;
 };
 
@@ -133,6 +134,13 @@ TEST(chunk_picker, the_origin_is_asked_only_for_urgent_chunks) {
   EXPECT_EQ(f.pick(), "");
   EXPECT_EQ(f.recheck_ms(), 400);  // when it turns urgent
   EXPECT_EQ(pick("have=0 due=300 o=1@o"), "o:0!");
+}
+
+TEST(chunk_picker, a_pull_only_swarm_asks_the_origin_like_a_peer_but_after_the_peers) {
+  pick_fixture f("have=00 due=800 o=11/8@o a=01");
+  f.settings.origin_like_a_peer = true;
+  EXPECT_EQ(f.pick(), "o:0 a:1");  // not urgent, yet the origin is asked for what only it holds
+  EXPECT_EQ(f.recheck_ms(), -1);
 }
 
 TEST(chunk_picker, peers_come_before_edges_and_the_origin_even_when_urgent) {
