@@ -378,8 +378,9 @@ std::optional<core::time_point> node::next_deadline() const {
   // A ready chunk was taken since the last input and more waits: schedule when tokens allow —
   // unless the budget already names that time (send_ready_at, for the chunk actually next). This
   // estimate is for an average chunk and was often due already: a node whose next chunk needed
-  // more tokens was woken again and again (every 100 µs in the simulator, at once on a real event
-  // loop) for nothing — 86 % of a simulated node's timeouts, 30 % of all events.
+  // more tokens was woken again and again (every 100 µs in the simulator, at the transport's timer
+  // grain on a real loop: at once when unshaped) for nothing — 86 % of a simulated node's
+  // timeouts, 30 % of all events.
   if (sends_waiting && !m.send_ready_at) consider(m.budget.ready_at(std::max<std::size_t>(m.chunk_bytes, 1), m.last_now));
   return t;
 }

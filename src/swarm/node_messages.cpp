@@ -43,7 +43,7 @@ void node::impl::on_have(neighbour_state& nb, chunk_seq seq, time_point now) {
   nb.has.insert(seq);
   note_known(seq);
   // Held or asked for already: the pick problem did not change (a failed request wakes the picker
-  // itself), and a pick round per have of a chunk in flight was most of the node's time.
+  // itself); a pick round for each such have was ~10 % of a simulated node's time.
   if (!log.contains(seq) && in_flight.count(seq) == 0) {
     const time_point heard = heard_at.try_emplace(seq, now).first->second;
     // Pick now if it may be pulled now; else only wake up when it may (most haves name a chunk

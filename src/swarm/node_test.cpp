@@ -296,6 +296,31 @@ TEST(swarm_node, a_source_with_a_limited_upload_pushes_a_new_chunk_before_an_urg
   EXPECT_TRUE(contains(f.drain('a'), "chunk:0"));  // then the answer, in time
 }
 
+TEST(swarm_node, a_node_waiting_for_upload_tokens_sleeps_until_the_chunk_next_in_line_can_go) {
+  // 95 kB/s of payload. Small chunks make the average chunk small; a large one goes to a, and
+  // when b asks for it too, the tokens for it take a while — those for an average chunk not.
+  node_fixture f(ps::node_role::origin, [](node_settings& s) {
+    s.upload_kbps = 800;
+    s.push_fanout = 0;
+  });
+  for (std::uint64_t q = 0; q < 8; ++q) f.n->on_local_chunk(make(q, 1'000), f.now);
+  f.n->on_local_chunk(make(8, 60'000), f.now);
+  f.up('a');
+  f.up('b');
+  f.drain_all();
+  f.deliver('a', ps::request{{core::chunk_seq{8}}});
+  EXPECT_EQ(f.drain('a'), "chunk:8");
+  f.at(300ms);
+  f.deliver('b', ps::request{{core::chunk_seq{8}}});
+  EXPECT_EQ(f.drain('b'), "");  // waits for tokens
+  // The next wake-up is when something can happen: the tokens for chunk 8, or b's request
+  // running out of serve wait — not when an average chunk's tokens are there: that time has
+  // passed, and a timer set to it fired again and again for nothing.
+  const auto next = f.n->next_deadline();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_GT(*next, f.now + 100ms);
+}
+
 TEST(swarm_node, requests_for_chunks_late_or_not_held_are_rejected) {
   node_fixture f(ps::node_role::origin);
   f.n->on_local_chunk(make(0), f.now);
