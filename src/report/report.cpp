@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string_view>
 
 namespace meshcast::report {
 namespace {
@@ -502,25 +503,20 @@ core::result<std::string> write_report(const scenario::scenario& s, const scenar
      << " x on the wire)   (target <= 3)\n";
   sm << "overhead       " << fmt("%.2f", ov.overhead * 100) << " % of bytes sent   (target <= 3 %); duplicates "
      << fmt("%.2f", ov.duplicates * 100) << " %\n";
+  // "not ... by the end" / "no dip below ..." / "... in N s", for each level a recovery is measured to.
+  const auto recovery_text = [](std::optional<double> secs, std::string_view never, std::string_view no_dip,
+                                std::string_view in) {
+    if (!secs) return std::string(never);
+    if (*secs == 0) return std::string(no_dip);
+    return std::string(in) + fmt("%.1f", *secs) + " s";
+  };
   for (const event_recovery& e : r.events) {
-    sm << "event          t=" << fmt("%.1f", static_cast<double>(e.at_us) / 1e6) << " s " << e.label << ": ";
-    if (!e.recovery_s) {
-      sm << "not recovered by the end";
-    } else if (*e.recovery_s == 0) {
-      sm << "no dip below 99 %";
-    } else {
-      sm << "recovered in " << fmt("%.1f", *e.recovery_s) << " s";
-    }
-    sm << " (lowest per-second continuity " << fmt("%.1f", e.min_continuity * 100) << " %)";
+    sm << "event          t=" << fmt("%.1f", static_cast<double>(e.at_us) / 1e6) << " s " << e.label << ": "
+       << recovery_text(e.recovery_s, "not recovered by the end", "no dip below 99 %", "recovered in ")
+       << " (lowest per-second continuity " << fmt("%.1f", e.min_continuity * 100) << " %)";
     if (e.before && *e.before - 0.01 < 0.99) {  // else the same level as above
-      sm << "; back to its level before (" << fmt("%.1f", *e.before * 100) << " %, less 1 point): ";
-      if (!e.recovery_to_before_s) {
-        sm << "not by the end";
-      } else if (*e.recovery_to_before_s == 0) {
-        sm << "no dip below it";
-      } else {
-        sm << "in " << fmt("%.1f", *e.recovery_to_before_s) << " s";
-      }
+      sm << "; back to its level before (" << fmt("%.1f", *e.before * 100) << " %, less 1 point): "
+         << recovery_text(e.recovery_to_before_s, "not by the end", "no dip below it", "in ");
     }
     sm << "\n";
   }
