@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 namespace meshcast::report {
 namespace {
 
@@ -121,7 +123,9 @@ TEST(Collector, OffloadEgressAndDuplicates) {
   EXPECT_NEAR(r.timeline[0].origin_egress_x, 10'000.0 / 125'000.0, 1e-9);
 }
 
-TEST(Collector, RecoveryAfterAnEventIsTheTimeBackAtNinetyNinePercent) {
+/// One viewer over 30 s of 100 ms chunks, an event at 10 s; chunk k arrives 100 ms after its
+/// source time unless `lost(k)`. The run ends at `end`.
+run_result event_run(const std::function<bool(std::uint64_t)>& lost, core::micros end) {
   const auto plan = small_plan(1);
   collector c(settings(), plan);
   produce(c, 300);  // 30 s
@@ -129,12 +133,16 @@ TEST(Collector, RecoveryAfterAnEventIsTheTimeBackAtNinetyNinePercent) {
   c.on_join_point(1, 500);
   c.on_event(t0 + 10s, "trouble");
   for (std::uint64_t k = 0; k < 300; ++k) {
-    // Chunks with source time in [10 s, 13 s) are lost: deadlines [11 s, 14 s) dip.
-    if (k >= 100 && k < 130) continue;
+    if (lost(k)) continue;
     const auto src = t0 + std::chrono::milliseconds{100 * k};
     c.on_arrival(1, 500 + k, src, src + 100ms, 0, 1000, true);
   }
-  const run_result r = c.finish(t0 + 30s);
+  return c.finish(t0 + end);
+}
+
+TEST(Collector, RecoveryAfterAnEventIsTheTimeBackAtNinetyNinePercent) {
+  // Chunks with source time in [10 s, 13 s) are lost: deadlines [11 s, 14 s) dip.
+  const run_result r = event_run([](std::uint64_t k) { return k >= 100 && k < 130; }, 30s);
   ASSERT_EQ(r.events.size(), 1U);
   ASSERT_TRUE(r.events[0].recovery_s);
   EXPECT_DOUBLE_EQ(*r.events[0].recovery_s, 4.0);  // seconds 14, 15, 16 are good again
@@ -142,20 +150,10 @@ TEST(Collector, RecoveryAfterAnEventIsTheTimeBackAtNinetyNinePercent) {
 }
 
 TEST(Collector, RecoveryToTheLevelBeforeAnEventForASwarmBelowNinetyNinePercent) {
-  const auto plan = small_plan(1);
-  collector c(settings(), plan);
-  produce(c, 300);  // 30 s
-  c.on_join(1, t0);
-  c.on_join_point(1, 500);
-  c.on_event(t0 + 10s, "trouble");
-  for (std::uint64_t k = 0; k < 300; ++k) {
-    // One chunk in ten always lost (90 %); seconds with deadlines [11 s, 14 s) lose half.
-    if (k % 10 == 0) continue;
-    if (k >= 100 && k < 130 && k % 2 == 1) continue;
-    const auto src = t0 + std::chrono::milliseconds{100 * k};
-    c.on_arrival(1, 500 + k, src, src + 100ms, 0, 1000, true);
-  }
-  const run_result r = c.finish(t0 + 31s);  // the last chunk's deadline is in second 30
+  // One chunk in ten always lost (90 %); seconds with deadlines [11 s, 14 s) lose half. The last
+  // chunk's deadline is in second 30: the run ends at 31 s.
+  const run_result r =
+      event_run([](std::uint64_t k) { return k % 10 == 0 || (k >= 100 && k < 130 && k % 2 == 1); }, 31s);
   ASSERT_EQ(r.events.size(), 1U);
   EXPECT_FALSE(r.events[0].recovery_s);  // never at 99 %
   ASSERT_TRUE(r.events[0].before);
