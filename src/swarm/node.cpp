@@ -43,9 +43,9 @@ std::optional<ps::close_reason> node::impl::neighbour_up(neighbour_id n, const p
   dialing.erase(remote.id);
 
   pick_wanted = true;
-  // Room for two more at a time, not the vector's 60 % growth: ~700 bytes a neighbour, 10^5
-  // nodes in one simulator.
-  if (nbs.size() == nbs.capacity()) nbs.reserve(nbs.size() + 2);
+  // Room for one more at a time, not the vector's 60 % growth: ~700 bytes a neighbour, 10^6
+  // nodes in one simulator (a neighbour comes up a few times a minute: the copy is cheap).
+  if (nbs.size() == nbs.capacity()) nbs.reserve(nbs.size() + 1);
   auto [it, inserted] =
       nbs.try_emplace(n, n, remote, std::move(host), inbound, now, s.serve_queue_limit, flood);
   if (!inserted) return ps::close_reason::duplicate;  // the driver reused an id: a local bug

@@ -42,10 +42,11 @@ constexpr std::int64_t k_min_window_span = 64;
 constexpr micros k_default_chunk_duration = 100ms;
 constexpr micros k_default_rtt = 100ms;
 constexpr std::size_t k_initial_burst_bytes = 16 * 1024;
-/// Sequence numbers a neighbour's holdings (and what we sent it) are tracked over: 1024 chunks
-/// is 102 s at 100 ms chunks, far more than the picker's k_max_pick_range or a 30 s window;
-/// seq_set's default 4096 cost 1 KB per neighbour, most of a simulated node's memory.
-constexpr std::size_t k_neighbour_seq_span = 1024;
+/// What a neighbour holds (and what we sent it) is tracked over this many sequence numbers: 512
+/// chunks is 51 s at 100 ms chunks (10 s at 20 ms), far more than the picker's k_max_pick_range
+/// or any playout delay; two sets per neighbour, inline, 64 bytes each (a 4096-bit set on the heap
+/// had been most of a simulated node's memory).
+using neighbour_seq_set = basic_seq_set<512>;
 /// Share of upload_kbps the chunk payloads may use. The rest carries the framing, the control
 /// messages (a have per chunk per neighbour, requests, bitmaps) and the transport's headers: a
 /// link asked for 100 % of its rate in payload alone only queues, and its queue delays the haves
@@ -56,6 +57,8 @@ inline std::uint32_t payload_kbps(std::uint32_t upload_kbps) {
   if (upload_kbps == 0) return 0;  // unlimited
   return std::max<std::uint32_t>(1, static_cast<std::uint32_t>(upload_kbps * k_payload_share));
 }
+/// Addresses a node keeps to dial (the tracker's answers and pex, best first).
+constexpr std::size_t k_max_candidates = 256;
 /// A starving node's asks for fresh candidates back off up to this gap (node::impl::housekeeping).
 constexpr micros k_max_candidates_ask_gap{30'000'000};
 /// Pushes waiting for one neighbour beyond this are dropped oldest first (it had a have).
@@ -106,8 +109,6 @@ struct neighbour_state {
         host(std::move(address)),
         inbound(in),
         since(now),
-        has(k_neighbour_seq_span),
-        sent(k_neighbour_seq_span),
         serving(serve_limit),
         guard(fs, now) {}
 
@@ -117,10 +118,11 @@ struct neighbour_state {
   bool inbound;
   time_point since;
   std::optional<micros> rtt;
-  seq_set has;                 // what it holds, from its bitmap, haves and chunks exchanged
-  seq_set sent;                // chunks we sent it (so it has them because of us)
+  neighbour_seq_set has;       // what it holds, from its bitmap, haves and chunks exchanged
+  neighbour_seq_set sent;      // chunks we sent it (so it has them because of us)
   outstanding_requests asked;  // our requests at it
-  rate_meter down, up;         // chunk payload bytes from / to it
+  rate_meter down;             // chunk payload bytes from it (decides how much we ask of it)
+  bucket_rate_meter up;        // ...to it (only shown: coarse, no allocation)
   std::uint64_t useful_recent = 0;
   std::uint64_t bytes_down = 0, bytes_up = 0;
   // Moving average (0..1): it had not got our chunks of ~200 ms before from anyone but us, i.e.
@@ -159,7 +161,7 @@ struct node::impl {
                                s.push_max_age + k_push_transit, s.pull_origin_like_a_peer}),
         budget(payload_kbps(s.upload_kbps), k_initial_burst_bytes, time_point{}),
         rq{s.target_queue_time, s.request_floor, s.request_cap, micros{400'000}, micros{3'000'000}},
-        candidates(s.id, 256, s.redial_backoff) {}
+        candidates(s.id, k_max_candidates, s.redial_backoff) {}
 
   // --- inputs -----------------------------------------------------------------------------
 

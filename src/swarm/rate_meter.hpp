@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <boost/container/devector.hpp>
 #include <utility>
@@ -76,6 +77,46 @@ class rate_meter {
   mutable core::time_point oldest_;  // samples_.front().first while ordered_ and not empty
   bool started_ = false;
   bool ordered_ = true;  // every add came at or after the previous one
+};
+
+/// Bytes per second over the last 2 s in eight 250 ms buckets: coarser than rate_meter (the
+/// window moves a bucket at a time, so it covers the last 1.75–2 s) and 40 bytes with no allocation. For figures that are only
+/// shown (a neighbour's upload rate), not decided on; a simulated node keeps one per neighbour.
+class bucket_rate_meter {
+ public:
+  static constexpr std::int64_t k_bucket_us = 250'000;
+  static constexpr std::size_t k_buckets = 8;
+
+  void add(std::uint64_t bytes, core::time_point now) {
+    roll(now);
+    std::uint32_t& slot = buckets_[static_cast<std::size_t>(head_) % k_buckets];
+    slot = static_cast<std::uint32_t>(std::min<std::uint64_t>(std::uint64_t{slot} + bytes, UINT32_MAX));
+  }
+  [[nodiscard]] double rate(core::time_point now) const {
+    const std::int64_t b = bucket_of(now);
+    std::uint64_t sum = 0;
+    for (std::int64_t k = b - static_cast<std::int64_t>(k_buckets) + 1; k <= b; ++k) {
+      if (k >= 0 && k <= head_ && head_ - k < static_cast<std::int64_t>(k_buckets)) {
+        sum += buckets_[static_cast<std::size_t>(k) % k_buckets];
+      }
+    }
+    return static_cast<double>(sum) * 1e6 / static_cast<double>(k_bucket_us * static_cast<std::int64_t>(k_buckets));
+  }
+
+ private:
+  [[nodiscard]] static std::int64_t bucket_of(core::time_point now) {
+    return std::max<std::int64_t>(0, now.time_since_epoch().count() / k_bucket_us);
+  }
+  void roll(core::time_point now) {
+    const std::int64_t b = bucket_of(now);
+    if (b <= head_) return;
+    const std::int64_t clear = std::min<std::int64_t>(b - head_, k_buckets);
+    for (std::int64_t k = 1; k <= clear; ++k) buckets_[static_cast<std::size_t>(head_ + k) % k_buckets] = 0;
+    head_ = b;
+  }
+
+  std::array<std::uint32_t, k_buckets> buckets_{};
+  std::int64_t head_ = 0;  // the bucket `add` last wrote (time / k_bucket_us)
 };
 
 }  // namespace meshcast::swarm

@@ -57,5 +57,16 @@ TEST(rate_meter, a_young_meter_divides_by_its_age_not_the_window) {
   EXPECT_NEAR(m.rate(t0 + 1s), 60'000, 1);
 }
 
+TEST(bucket_rate_meter, measures_bytes_per_second_over_the_last_two_seconds) {
+  bucket_rate_meter m;
+  for (int i = 0; i < 40; ++i) m.add(30'000, t0 + i * 100ms);  // 300 000 bytes/s for 4 s
+  EXPECT_NEAR(m.rate(t0 + 3900ms), 300'000, 30'000);
+  // The window moves a bucket at a time: at 5 s it starts at 3.25 s (7 chunks, not 10).
+  EXPECT_NEAR(m.rate(t0 + 5s), 105'000, 1);
+  EXPECT_EQ(m.rate(t0 + 10s), 0);                // long quiet: every bucket expired
+  m.add(30'000, t0 + 10s);
+  EXPECT_NEAR(m.rate(t0 + 10s), 15'000, 1);
+}
+
 }  // namespace
 }  // namespace meshcast::swarm

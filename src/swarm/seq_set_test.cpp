@@ -8,7 +8,7 @@ namespace {
 core::chunk_seq q(std::uint64_t v) { return core::chunk_seq{v}; }
 
 TEST(seq_set, holds_what_was_inserted) {
-  seq_set s(128);
+  basic_seq_set<128> s;
   s.insert(q(5));
   s.insert(q(70));
   EXPECT_TRUE(s.contains(q(5)));
@@ -16,11 +16,10 @@ TEST(seq_set, holds_what_was_inserted) {
   EXPECT_FALSE(s.contains(q(6)));
   s.erase(q(5));
   EXPECT_FALSE(s.contains(q(5)));
-  EXPECT_EQ(s.newest(), q(70));
 }
 
 TEST(seq_set, inserting_past_the_window_forgets_the_oldest) {
-  seq_set s(128);
+  basic_seq_set<128> s;
   s.insert(q(10));
   s.insert(q(200));  // window is now [73, 201)
   EXPECT_FALSE(s.contains(q(10)));
@@ -30,7 +29,7 @@ TEST(seq_set, inserting_past_the_window_forgets_the_oldest) {
 }
 
 TEST(seq_set, a_far_jump_clears_everything) {
-  seq_set s(128);
+  basic_seq_set<128> s;
   s.insert(q(10));
   s.insert(q(1'000'000'000));
   EXPECT_FALSE(s.contains(q(10)));
