@@ -57,8 +57,10 @@ inline std::uint32_t payload_kbps(std::uint32_t upload_kbps) {
   if (upload_kbps == 0) return 0;  // unlimited
   return std::max<std::uint32_t>(1, static_cast<std::uint32_t>(upload_kbps * k_payload_share));
 }
-/// Addresses a node keeps to dial (the tracker's answers and pex, best first).
-constexpr std::size_t k_max_candidates = 256;
+/// Addresses a node keeps to dial (the tracker's answers and pex, best first). 64 is more than
+/// twice max_neighbours: a full table of 24 needs few, and a node that runs dry asks the tracker
+/// (an address is 32 bytes; at 256 the lists were a fifth of a simulated node's memory).
+constexpr std::size_t k_max_candidates = 64;
 /// A starving node's asks for fresh candidates back off up to this gap (node::impl::housekeeping).
 constexpr micros k_max_candidates_ask_gap{30'000'000};
 /// Pushes waiting for one neighbour beyond this are dropped oldest first (it had a have).
