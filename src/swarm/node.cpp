@@ -403,7 +403,7 @@ std::vector<neighbour_info> node::neighbours() const {
     i.since = nb.since;
     i.rate_down = nb.down.rate(impl_->last_now);
     i.rate_up = nb.up.rate(impl_->last_now);
-    i.bytes_down = nb.bytes_down;
+    i.bytes_down = nb.down.total();
     i.bytes_up = nb.bytes_up;
     i.requests_outstanding = nb.asked.size();
     i.requests_queued = nb.serving.size();

@@ -46,7 +46,7 @@ constexpr std::size_t k_initial_burst_bytes = 16 * 1024;
 /// chunks is 51 s at 100 ms chunks (10 s at 20 ms), far more than the picker's k_max_pick_range
 /// or any playout delay; two sets per neighbour, inline, 64 bytes each (a 4096-bit set on the heap
 /// had been most of a simulated node's memory).
-using neighbour_seq_set = basic_seq_set<512>;
+using neighbour_seq_set = basic_seq_set<256>;
 /// Share of upload_kbps the chunk payloads may use. The rest carries the framing, the control
 /// messages (a have per chunk per neighbour, requests, bitmaps) and the transport's headers: a
 /// link asked for 100 % of its rate in payload alone only queues, and its queue delays the haves
@@ -118,6 +118,7 @@ struct neighbour_state {
   neighbour_hello hello;
   std::string host;
   bool inbound;
+  bool closing = false;  // disconnect ordered; ignored until it is down
   time_point since;
   std::optional<micros> rtt;
   neighbour_seq_set has;       // what it holds, from its bitmap, haves and chunks exchanged
@@ -126,7 +127,7 @@ struct neighbour_state {
   rate_meter down;             // chunk payload bytes from it (decides how much we ask of it)
   bucket_rate_meter up;        // ...to it (only shown: coarse, no allocation)
   std::uint64_t useful_recent = 0;
-  std::uint64_t bytes_down = 0, bytes_up = 0;
+  std::uint64_t bytes_up = 0;  // (what it sent us: down.total())
   // Moving average (0..1): it had not got our chunks of ~200 ms before from anyone but us, i.e.
   // it sits downstream of us; push targets are weighted by its square.
   double behind = 0.5;
@@ -140,7 +141,6 @@ struct neighbour_state {
   boost::container::devector<ps::message> control;
   boost::container::devector<pending_push> pushes;
   std::optional<ps::chunk_data> ready;  // budget already charged; goes out next
-  bool closing = false;                 // disconnect ordered; ignored until it is down
 };
 
 struct timing_ref {

@@ -47,8 +47,11 @@ struct flood_settings {
 
 class flood_guard {
  public:
-  flood_guard(flood_settings s, core::time_point now)
-      : settings_(s), tokens_(s.request_burst), updated_(now) {}
+  /// `s` must outlive the guard (it is the node's: one guard per neighbour keeps a pointer, not
+  /// a copy — 10^6 simulated nodes in one process).
+  flood_guard(const flood_settings& s, core::time_point now)
+      : settings_(&s), tokens_(s.request_burst), updated_(now) {}
+  flood_guard(flood_settings&&, core::time_point) = delete;
 
   /// A request frame asking for `seqs` chunks arrived. Chunks beyond the rate are strikes.
   void on_requested(std::size_t seqs, core::time_point now);
@@ -60,7 +63,7 @@ class flood_guard {
  private:
   void drop_old(core::time_point now);
 
-  flood_settings settings_;
+  const flood_settings* settings_;
   double tokens_;
   core::time_point updated_;
   boost::container::devector<std::pair<core::time_point, std::size_t>> strikes_;  // empty: no allocation

@@ -15,7 +15,8 @@ const core::time_point t0 = core::from_us(1'000'000'000'000);
 // sN = N strikes (busy refusals, requests far outside the window) at ms. Returns whether the
 // neighbour counts as flooding at the last time named.
 bool flooding(std::string_view spec) {
-  flood_guard g({}, t0);
+  static const flood_settings defaults{};
+  flood_guard g(defaults, t0);
   std::istringstream in{std::string(spec)};
   std::string tok;
   core::time_point t = t0;
