@@ -139,8 +139,7 @@ std::uint32_t engine::alloc_msg(ps::message m, std::uint32_t wire) {
     pool_[i].msg = store(std::move(m));
   } else {
     i = static_cast<std::uint32_t>(pool_.size());
-    pool_.emplace_back();
-    pool_.back().msg = store(std::move(m));
+    pool_.emplace_back().msg = store(std::move(m));
   }
   pool_[i].next = k_nil;
   pool_[i].wire = wire;

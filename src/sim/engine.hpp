@@ -17,6 +17,7 @@
 
 #include "chunk/chunk_log.hpp"
 #include "proto/swarm/messages.hpp"
+#include "sim/chunked_vector.hpp"
 #include "sim/event_queue.hpp"
 #include "sim/fair_link.hpp"
 #include "sim/sim.hpp"
@@ -209,10 +210,10 @@ class engine {
 
   event_queue queue_;
   std::vector<sim_node> nodes_;
-  std::vector<conn> conns_;
+  chunked_vector<conn> conns_;
   std::vector<std::uint32_t> free_conns_;
   std::size_t open_conns_ = 0;
-  std::vector<msg_slot> pool_;
+  chunked_vector<msg_slot> pool_;
   std::vector<std::uint32_t> free_msgs_;
   std::vector<std::vector<std::uint32_t>> pex_store_;  // msg_slot::pex: the addresses' plan indices
   std::vector<std::uint32_t> free_pex_;
