@@ -17,6 +17,7 @@
 #include "swarm/push_policy.hpp"
 #include "swarm/rate_meter.hpp"
 #include "swarm/request_queue.hpp"
+#include "swarm/compact.hpp"
 #include "swarm/seq_set.hpp"
 #include "swarm/upload_budget.hpp"
 
@@ -98,11 +99,6 @@ struct neighbour_hello {
   std::uint32_t upload_kbps;
 };
 
-/// Small maps (a neighbour's requests, chunks wanted, live neighbours): sorted vectors, which
-/// allocate nothing while empty and iterate in key order like std::map.
-template <class K, class V>
-using small_map = boost::container::flat_map<K, V>;
-
 struct neighbour_state {
   neighbour_state(neighbour_id n, const ps::hello& h, std::string address, bool in, time_point now,
                   std::size_t serve_limit, const flood_settings& fs)
@@ -138,8 +134,8 @@ struct neighbour_state {
   flood_guard guard;
   // devectors, not std::deques: a deque allocates 576 bytes even while empty, six of them per
   // neighbour were most of a simulated node's memory; a devector allocates only when used.
-  boost::container::devector<ps::message> control;
-  boost::container::devector<pending_push> pushes;
+  compact_devector<ps::message> control;
+  compact_devector<pending_push> pushes;
   std::optional<ps::chunk_data> ready;  // budget already charged; goes out next
 };
 

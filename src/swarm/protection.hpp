@@ -9,11 +9,11 @@
 #pragma once
 
 #include <cstddef>
-#include <boost/container/devector.hpp>
 #include <map>
 
 #include "core/time.hpp"
 #include "proto/swarm/messages.hpp"
+#include "swarm/compact.hpp"
 
 namespace meshcast::swarm {
 
@@ -66,7 +66,7 @@ class flood_guard {
   const flood_settings* settings_;
   double tokens_;
   core::time_point updated_;
-  boost::container::devector<std::pair<core::time_point, std::size_t>> strikes_;  // empty: no allocation
+  compact_devector<std::pair<core::time_point, std::size_t>> strikes_;  // empty: no allocation
 };
 
 }  // namespace meshcast::swarm

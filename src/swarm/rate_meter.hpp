@@ -7,17 +7,19 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <boost/container/devector.hpp>
 #include <utility>
 
 #include "core/time.hpp"
+#include "swarm/compact.hpp"
 
 namespace meshcast::swarm {
 
 class rate_meter {
  public:
   /// `window`: how far back samples count (2 s smooths one chunk burst at 10 chunks/s).
-  explicit rate_meter(core::micros window = core::micros{2'000'000}) : window_(window) {}
+  /// The window: every meter in the node measures the last 2 s (a constant, not a member: one
+  /// meter per neighbour).
+  static constexpr core::micros k_window{2'000'000};
 
   void add(std::uint64_t bytes, core::time_point now) {
     if (!started_) {
@@ -40,11 +42,11 @@ class rate_meter {
       // Samples in time order (the usual case): drop the ones that fell out of the window, as
       // the next add would (time only moves forward), so no call walks them twice; when none
       // did (the oldest sample's time is kept here) the buffer is not even touched.
-      if (!samples_.empty() && oldest_ <= now - window_) trim(now);
+      if (!samples_.empty() && oldest_ <= now - k_window) trim(now);
       sum = sum_;
     } else {
       for (const auto& [t, b] : samples_) {
-        if (t > now - window_) sum += b;
+        if (t > now - k_window) sum += b;
       }
     }
     return per_second(sum, now);
@@ -55,7 +57,7 @@ class rate_meter {
  private:
   // Const: rate() drops what fell out of the window (a cache of what the next add would drop).
   void trim(core::time_point now) const {
-    while (!samples_.empty() && samples_.front().first <= now - window_) {
+    while (!samples_.empty() && samples_.front().first <= now - k_window) {
       sum_ -= samples_.front().second;
       total_bytes_ += samples_.front().second;
       samples_.pop_front();
@@ -63,14 +65,13 @@ class rate_meter {
     if (!samples_.empty()) oldest_ = samples_.front().first;
   }
   [[nodiscard]] double per_second(std::uint64_t sum, core::time_point now) const {
-    const auto span = std::clamp(now - first_, core::micros{window_.count() / 4}, window_);
+    const auto span = std::clamp(now - first_, core::micros{k_window.count() / 4}, k_window);
     return static_cast<double>(sum) * 1e6 / static_cast<double>(span.count());
   }
 
-  core::micros window_;
   // A devector, not a std::deque: it allocates nothing while empty (a deque takes 576 bytes at
   // once), and each neighbour has two meters.
-  mutable boost::container::devector<std::pair<core::time_point, std::uint64_t>> samples_;
+  mutable compact_devector<std::pair<core::time_point, std::uint64_t>> samples_;
   mutable std::uint64_t sum_ = 0;
   mutable std::uint64_t total_bytes_ = 0;
   core::time_point first_;

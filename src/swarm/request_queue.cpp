@@ -65,11 +65,13 @@ void outstanding_requests::recompute_earliest() {
 std::vector<chunk_seq> outstanding_requests::expire(core::time_point now) {
   std::vector<chunk_seq> out;
   if (!any_expired(now)) return out;
-  std::erase_if(items_, [&](const item& x) {
-    if (x.at > now) return false;
-    out.push_back(x.seq);
-    return true;
-  });
+  items_.erase(std::remove_if(items_.begin(), items_.end(),
+                              [&](const item& x) {
+                                if (x.at > now) return false;
+                                out.push_back(x.seq);
+                                return true;
+                              }),
+               items_.end());
   recompute_earliest();
   return out;
 }

@@ -11,6 +11,7 @@
 
 #include "core/strong.hpp"
 #include "core/time.hpp"
+#include "swarm/compact.hpp"
 
 namespace meshcast::swarm {
 
@@ -62,7 +63,7 @@ class outstanding_requests {
   };
   void recompute_earliest();
 
-  std::vector<item> items_;    // sorted by seq
+  compact_vector<item> items_;  // sorted by seq
   core::time_point earliest_;  // min of items_[].at while not empty
 };
 

@@ -8,11 +8,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <boost/container/devector.hpp>
 #include <optional>
 
 #include "core/strong.hpp"
 #include "core/time.hpp"
+#include "swarm/compact.hpp"
 
 namespace meshcast::swarm {
 
@@ -65,7 +65,7 @@ class serve_queue {
     chunk_seq seq;
     core::time_point received;
   };
-  [[nodiscard]] const boost::container::devector<entry>& entries() const { return items_; }
+  [[nodiscard]] const compact_devector<entry>& entries() const { return items_; }
   [[nodiscard]] const entry* front() const { return items_.empty() ? nullptr : &items_.front(); }
   void pop_front() { items_.pop_front(); }
   [[nodiscard]] std::size_t size() const { return items_.size(); }
@@ -73,7 +73,7 @@ class serve_queue {
 
  private:
   std::size_t limit_;
-  boost::container::devector<entry> items_;  // empty: no allocation (one queue per neighbour)
+  compact_devector<entry> items_;  // empty: no allocation (one queue per neighbour)
 };
 
 }  // namespace meshcast::swarm
