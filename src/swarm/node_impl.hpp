@@ -116,7 +116,7 @@ struct neighbour_state {
   bool inbound;
   bool closing = false;  // disconnect ordered; ignored until it is down
   time_point since;
-  std::optional<micros> rtt;
+  optional_micros rtt;
   neighbour_seq_set has;       // what it holds, from its bitmap, haves and chunks exchanged
   neighbour_seq_set sent;      // chunks we sent it (so it has them because of us)
   outstanding_requests asked;  // our requests at it
@@ -127,7 +127,7 @@ struct neighbour_state {
   // Moving average (0..1): it had not got our chunks of ~200 ms before from anyone but us, i.e.
   // it sits downstream of us; push targets are weighted by its square.
   double behind = 0.5;
-  std::optional<micros> response;  // moving average: our request to its answer (or failure)
+  optional_micros response;  // moving average: our request to its answer (or failure)
   small_map<chunk_seq, time_point> asked_at;
   time_point busy_until;
   serve_queue serving;  // its requests at us
