@@ -16,9 +16,8 @@ namespace meshcast::swarm {
 
 class rate_meter {
  public:
-  /// `window`: how far back samples count (2 s smooths one chunk burst at 10 chunks/s).
-  /// The window: every meter in the node measures the last 2 s (a constant, not a member: one
-  /// meter per neighbour).
+  /// How far back samples count: 2 s smooths one chunk burst at 10 chunks/s. A constant, not a
+  /// member: a node keeps one meter per neighbour.
   static constexpr core::micros k_window{2'000'000};
 
   void add(std::uint64_t bytes, core::time_point now) {
