@@ -377,6 +377,10 @@ struct node::impl {
   bool pick_wanted = true;                  // an input changed what the picker would say
   std::optional<time_point> recheck_at;     // the picker's
   std::optional<time_point> send_ready_at;  // the budget's, when sends wait for tokens
+  // No request of ours times out before this: lowered by pick as it asks, made exact again by
+  // expire_requests's walk (answers only make it early). Until then no input walks the
+  // neighbours for expired requests.
+  time_point requests_expire_from = time_point::max();
 };
 
 }  // namespace meshcast::swarm

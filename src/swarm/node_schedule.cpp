@@ -123,6 +123,7 @@ void node::impl::pick(time_point now) {
         timeout = std::min(rq.max_timeout, std::max(2 * expected, (*dl - now) - expected));
       }
       nb.asked.add(seq, now + timeout);
+      requests_expire_from = std::min(requests_expire_from, now + timeout);
       nb.asked_at[seq] = now;
       in_flight[seq] = id;
     }
