@@ -138,10 +138,18 @@ void node::impl::schedule_sends(time_point now) {
   send_ready_at.reset();
   const micros urgent = 3 * chunk_duration() + mean_rtt();
   while (true) {
-    // Pull answers: each neighbour's FIFO head; among them the largest serve key (the newest
-    // chunk, requesters with more upload first).
+    // One walk over the neighbours finds both. Pull answers: each neighbour's FIFO head; among
+    // them the largest serve key (the newest chunk, requesters with more upload first). Pushes:
+    // the newest first, a chunk's first copy before its others; stale ones (the target has it,
+    // or too old to be worth a push) are dropped. (What one neighbour's answers are pruned by,
+    // its pushes never touch, and the reverse: one walk does what two did, in the same order.)
     neighbour_state* serve_nb = nullptr;
     time_point serve_dl, serve_rank;
+    neighbour_state* push_nb = nullptr;
+    std::size_t push_index = 0;
+    const auto better_push = [](const pending_push& x, const pending_push& y) {
+      return x.first != y.first ? x.first : x.seq > y.seq;
+    };
     for (auto& [id, nb] : nbs) {
       if (nb.closing || nb.ready) continue;
       while (const serve_queue::entry* e = nb.serving.front()) {
@@ -156,25 +164,15 @@ void node::impl::schedule_sends(time_point now) {
         }
         nb.serving.pop_front();
       }
-      const serve_queue::entry* e = nb.serving.front();
-      if (!e) continue;
-      const time_point dl = *deadline_of(e->seq);
-      const time_point rank = serve_key(dl, nb);
-      if (!serve_nb || rank > serve_rank) {
-        serve_nb = &nb;
-        serve_dl = dl;
-        serve_rank = rank;
+      if (const serve_queue::entry* e = nb.serving.front()) {
+        const time_point dl = *deadline_of(e->seq);
+        const time_point rank = serve_key(dl, nb);
+        if (!serve_nb || rank > serve_rank) {
+          serve_nb = &nb;
+          serve_dl = dl;
+          serve_rank = rank;
+        }
       }
-    }
-    // Pushes: the newest first, a chunk's first copy before its others; stale ones (the target
-    // has it, or too old to be worth a push) are dropped.
-    neighbour_state* push_nb = nullptr;
-    std::size_t push_index = 0;
-    const auto better_push = [](const pending_push& x, const pending_push& y) {
-      return x.first != y.first ? x.first : x.seq > y.seq;
-    };
-    for (auto& [id, nb] : nbs) {
-      if (nb.closing || nb.ready) continue;
       for (auto it = nb.pushes.begin(); it != nb.pushes.end();) {
         if (nb.has.contains(it->seq) || !fresh(it->seq, now)) {
           if (it->first) promote_first(nb.id, it->seq);
