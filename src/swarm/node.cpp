@@ -49,6 +49,7 @@ std::optional<ps::close_reason> node::impl::neighbour_up(neighbour_id n, const p
   auto [it, inserted] =
       nbs.try_emplace(n, n, remote, std::move(host), inbound, now, s.serve_queue_limit, flood);
   if (!inserted) return ps::close_reason::duplicate;  // the driver reused an id: a local bug
+  index_neighbours();
   by_node[remote.id] = n;
   neighbour_state& nb = it->second;
   ++live;
@@ -78,6 +79,7 @@ void node::impl::neighbour_down(neighbour_id n) {
   if (!nb->closing) unlist(*nb);
   nbs.erase(n);
   if (nbs.capacity() > nbs.size() + 4) nbs.shrink_to_fit();
+  index_neighbours();
 }
 
 void node::impl::release(neighbour_state& nb, time_point now) {

@@ -206,8 +206,15 @@ struct node::impl {
   // --- helpers ------------------------------------------------------------------------------
 
   neighbour_state* find(neighbour_id n) {
-    const auto it = nbs.find(n);
-    return it == nbs.end() ? nullptr : &it->second;
+    const auto k = std::lower_bound(nb_ids.begin(), nb_ids.end(), n);
+    if (k == nb_ids.end() || *k != n) return nullptr;
+    return &nbs.nth(static_cast<std::size_t>(k - nb_ids.begin()))->second;
+  }
+  /// nb_ids follows nbs's keys (after every insert and erase).
+  void index_neighbours() {
+    nb_ids.clear();
+    for (const auto& [id, nb] : nbs) nb_ids.push_back(id);
+    if (nb_ids.capacity() > nb_ids.size() + 4) nb_ids.shrink_to_fit();
   }
   /// Neighbours not closing (kept up to date by neighbour_up, drop and neighbour_down).
   [[nodiscard]] std::size_t live_count() const { return live; }
@@ -345,6 +352,10 @@ struct node::impl {
   // Flat maps: a node has a few dozen neighbours and wanted chunks at most, and every input
   // walks some of these (std::map's node hops were a tenth of the simulator's time).
   small_map<neighbour_id, neighbour_state> nbs;
+  // nbs's keys, in the same order: find() searches these few contiguous ids, not the keys spread
+  // one per ~700-byte entry (a cache miss per step of the search; find runs for every message in
+  // and every output asked for).
+  std::vector<neighbour_id> nb_ids;
   small_map<ps::node_id, neighbour_id> by_node;                 // live neighbours by node id
   small_map<chunk_seq, neighbour_id> in_flight;                 // our live request for each seq, and where
   small_map<chunk_seq, std::vector<neighbour_id>> failed_from;  // timed out / rejected there
