@@ -388,6 +388,9 @@ struct node::impl {
   bool pick_wanted = true;                  // an input changed what the picker would say
   std::optional<time_point> recheck_at;     // the picker's
   std::optional<time_point> send_ready_at;  // the budget's, when sends wait for tokens
+  // False only while no live neighbour has answers or pushes waiting (schedule_sends's last walk
+  // found none, and no request or push came since).
+  bool sends_queued = false;
   // No request of ours times out before this: lowered by pick as it asks, made exact again by
   // expire_requests's walk (answers only make it early). Until then no input walks the
   // neighbours for expired requests.

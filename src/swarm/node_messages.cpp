@@ -79,6 +79,7 @@ void node::impl::on_bitmap(neighbour_state& nb, const ps::bitmap& b, time_point 
 
 void node::impl::on_request(neighbour_state& nb, const ps::request& r, time_point now) {
   nb.guard.on_requested(r.seqs.size(), now);
+  sends_queued = true;
   std::size_t strikes = 0;
   for (const chunk_seq seq : r.seqs) {
     if (far_outside(seq)) {
@@ -259,6 +260,7 @@ void node::impl::queue_pushes(chunk_seq seq, std::size_t fanout) {
       ++stats.pushes_dropped;
     }
     nb.pushes.push_back({seq, t == targets.begin()});
+    sends_queued = true;
   }
 }
 

@@ -136,6 +136,9 @@ void node::impl::pick(time_point now) {
 
 void node::impl::schedule_sends(time_point now) {
   send_ready_at.reset();
+  // Nothing queued anywhere (most inputs, between one chunk's answers and pushes and the next):
+  // the walk below would find nothing to drop and nothing to send.
+  if (!sends_queued) return;
   const micros urgent = 3 * chunk_duration() + mean_rtt();
   while (true) {
     // One walk over the neighbours finds both. Pull answers: each neighbour's FIFO head; among
@@ -150,8 +153,13 @@ void node::impl::schedule_sends(time_point now) {
     const auto better_push = [](const pending_push& x, const pending_push& y) {
       return x.first != y.first ? x.first : x.seq > y.seq;
     };
+    bool queued = false;  // a live neighbour has answers or pushes waiting after this walk
     for (auto& [id, nb] : nbs) {
-      if (nb.closing || nb.ready) continue;
+      if (nb.closing) continue;
+      if (nb.ready) {
+        queued = queued || !nb.serving.empty() || !nb.pushes.empty();
+        continue;
+      }
       while (const serve_queue::entry* e = nb.serving.front()) {
         if (!log.contains(e->seq)) {
           queue_reject(nb, e->seq, ps::reject_reason::not_held);
@@ -188,7 +196,9 @@ void node::impl::schedule_sends(time_point now) {
           push_index = i;
         }
       }
+      queued = queued || !nb.serving.empty() || !nb.pushes.empty();
     }
+    sends_queued = queued;
     // The order (docs/swarm.md, "Upload"): the answer that ranks first if someone's playout is
     // about to wait on it; then first copies of fresh chunks — each holder forwarding each new
     // chunk at least once keeps the epidemic from dying at the few nodes next to the source, for
