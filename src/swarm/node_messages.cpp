@@ -223,21 +223,21 @@ void node::impl::stored(const chunk::chunk_ptr& c, neighbour_state* from, bool p
 
   // Tell everyone that may lack it (push targets too: a push may wait for budget, and meanwhile
   // the target must not push the chunk back to us); push the newest to a few that lack it,
-  // downstream ones first.
+  // downstream ones first. Downstream or not (the same walk), judged on the chunk we got about
+  // k_behind_lag ago: a neighbour that got it from someone else meanwhile is as close to the
+  // source as we are.
+  bool judge = false;
+  chunk_seq probe = seq;
   if (newest) {
-    // Downstream or not, judged on the chunk we got about k_behind_lag ago: a neighbour that got
-    // it from someone else meanwhile is as close to the source as we are.
     const std::int64_t k = std::max<std::int64_t>(1, k_behind_lag / chunk_duration());
-    const chunk_seq probe =
-        seq - static_cast<std::uint64_t>(std::min<std::int64_t>(k, static_cast<std::int64_t>(seq.value())));
-    if (probe < seq && log.contains(probe)) {
-      for (auto& [id, nb] : nbs) {
-        const bool elsewhere = nb.has.contains(probe) && !nb.sent.contains(probe);
-        nb.behind = 0.9 * nb.behind + (elsewhere ? 0.0 : 0.1);
-      }
-    }
+    probe = seq - static_cast<std::uint64_t>(std::min<std::int64_t>(k, static_cast<std::int64_t>(seq.value())));
+    judge = probe < seq && log.contains(probe);
   }
   for (auto& [id, nb] : nbs) {
+    if (judge) {
+      const bool elsewhere = nb.has.contains(probe) && !nb.sent.contains(probe);
+      nb.behind = 0.9 * nb.behind + (elsewhere ? 0.0 : 0.1);
+    }
     if (!nb.closing && !nb.has.contains(seq)) nb.control.push_back(ps::have{seq});
   }
   const std::size_t fanout = from ? s.relay_fanout : s.push_fanout;
