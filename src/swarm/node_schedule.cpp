@@ -48,6 +48,7 @@ void node::impl::pick(time_point now) {
     pick_problem p;
     std::vector<const std::vector<neighbour_id>*> failed;
     std::vector<pick_neighbour> spare;  // entries (their `has` buffers) not used this round
+    std::vector<std::pair<neighbour_id, std::size_t>> order;
   };
   static thread_local scratch buffers;
   pick_problem& p = buffers.p;
@@ -107,9 +108,19 @@ void node::impl::pick(time_point now) {
   recheck_at = result.recheck_at;
   if (busy_end && (!recheck_at || *busy_end < *recheck_at)) recheck_at = busy_end;
 
-  std::map<neighbour_id, std::vector<chunk_seq>> batches;
-  for (const struct pick& pk : result.picks) batches[pk.neighbour].push_back(pk.seq);
-  for (auto& [id, seqs] : batches) {
+  // One request per neighbour, in ascending id order, each naming its chunks in pick order: the
+  // picks' indices sorted by (neighbour, index) (no map built and freed each round).
+  std::vector<std::pair<neighbour_id, std::size_t>>& order = buffers.order;
+  order.clear();
+  for (std::size_t i = 0; i < result.picks.size(); ++i) order.emplace_back(result.picks[i].neighbour, i);
+  std::sort(order.begin(), order.end());
+  for (std::size_t b = 0; b < order.size();) {
+    const neighbour_id id = order[b].first;
+    std::size_t e = b;
+    while (e < order.size() && order[e].first == id) ++e;
+    std::vector<chunk_seq> seqs;
+    seqs.reserve(e - b);
+    for (; b < e; ++b) seqs.push_back(result.picks[order[b].second].seq);
     neighbour_state& nb = nbs.at(id);
     const double rate = nb.down.rate(now);
     const micros rtt = nb.rtt.value_or(k_default_rtt);
