@@ -2,6 +2,7 @@
 
 #include "swarm/node_impl.hpp"
 
+#include <cassert>
 #include <utility>
 
 namespace meshcast::swarm {
@@ -87,6 +88,7 @@ void node::impl::release(neighbour_state& nb, time_point now) {
     if (const auto it = in_flight.find(seq); it != in_flight.end() && it->second == nb.id)
       in_flight.erase(it);
   }
+  if (const auto t = nb.asked.next_timeout()) request_gone(*t);
   nb.asked = outstanding_requests{};
   nb.asked_at.clear();
   if (nb.ready) {
@@ -146,6 +148,16 @@ void node::impl::step(time_point now) {
   skip_late(now);
   pick(now);
   schedule_sends(now);
+  if (!requests_expire_exact) find_earliest_timeout();
+}
+
+void node::impl::find_earliest_timeout() {
+  requests_expire_from = time_point::max();
+  for (const auto& [id, nb] : nbs) {
+    if (nb.closing) continue;
+    if (const auto t = nb.asked.next_timeout()) requests_expire_from = std::min(requests_expire_from, *t);
+  }
+  requests_expire_exact = true;
 }
 
 void node::impl::expire_requests(time_point now) {
@@ -170,6 +182,7 @@ void node::impl::expire_requests(time_point now) {
     stats.cancels_sent += expired.size();
     nb.control.push_back(ps::cancel{expired});
   }
+  requests_expire_exact = true;
 }
 
 void node::impl::housekeeping(time_point now) {
@@ -374,10 +387,12 @@ std::optional<core::time_point> node::next_deadline() const {
   consider(m.next_pex);
   consider(m.recheck_at);
   consider(m.send_ready_at);
+  // Our requests' earliest timeout: kept by the node (exact after every input's step).
+  assert(m.requests_expire_exact);
+  if (m.requests_expire_from != time_point::max()) consider(m.requests_expire_from);
   bool sends_waiting = false;
   for (const auto& [id, nb] : m.nbs) {
     if (nb.closing) continue;
-    consider(nb.asked.next_timeout());
     if (nb.busy_until > m.last_now) consider(nb.busy_until);
     if (nb.ready) continue;
     sends_waiting = sends_waiting || !nb.serving.empty() || !nb.pushes.empty();

@@ -328,6 +328,11 @@ struct node::impl {
     nb.asked_at.erase(it);
     nb.response = nb.response ? (*nb.response * 3 + took) / 4 : took;
   }
+  /// A request of ours that would have timed out at `at` is no longer outstanding.
+  void request_gone(time_point at) {
+    if (at == requests_expire_from) requests_expire_exact = false;
+  }
+  void find_earliest_timeout();
   void note_known(chunk_seq seq) {
     if (!newest_known || seq > *newest_known) newest_known = seq;
   }
@@ -391,10 +396,12 @@ struct node::impl {
   // False only while no live neighbour has answers or pushes waiting (schedule_sends's last walk
   // found none, and no request or push came since).
   bool sends_queued = false;
-  // No request of ours times out before this: lowered by pick as it asks, made exact again by
-  // expire_requests's walk (answers only make it early). Until then no input walks the
-  // neighbours for expired requests.
+  // The earliest timeout among our requests (max: none), so that expire_requests walks the
+  // neighbours only once one may have expired and next_deadline never does. Exact after every
+  // step; within one, an answer, refusal or dropped neighbour that took out the earliest request
+  // leaves it a lower bound (requests_expire_exact false) until the step ends.
   time_point requests_expire_from = time_point::max();
+  bool requests_expire_exact = true;
 };
 
 }  // namespace meshcast::swarm

@@ -123,7 +123,9 @@ void node::impl::on_cancel(neighbour_state& nb, const ps::cancel& c, time_point 
 
 void node::impl::on_reject(neighbour_state& nb, const ps::reject& r, time_point now) {
   ++stats.rejects_received;
-  if (!nb.asked.erase(r.seq)) return;
+  const auto at = nb.asked.take(r.seq);
+  if (!at) return;
+  request_gone(*at);
   if (r.reason == ps::reject_reason::busy) note_response(nb, r.seq, now);
   nb.asked_at.erase(r.seq);
   if (const auto it = in_flight.find(r.seq); it != in_flight.end() && it->second == nb.id)
@@ -152,7 +154,10 @@ void node::impl::on_chunk(neighbour_state& nb, const ps::chunk_data& d, time_poi
   total_down.add(size, now);
   stats.bytes_down.add(nb.hello.role, size);
   nb.has.insert(seq);
-  if (nb.asked.erase(seq)) note_response(nb, seq, now);
+  if (const auto at = nb.asked.take(seq)) {
+    request_gone(*at);
+    note_response(nb, seq, now);
+  }
   if (const auto it = in_flight.find(seq); it != in_flight.end() && it->second == nb.id) in_flight.erase(it);
 
   if (log.contains(seq)) {
@@ -211,7 +216,7 @@ void node::impl::stored(const chunk::chunk_ptr& c, neighbour_state* from, bool p
   // Withdraw a request for it elsewhere: it arrived by push or from someone else.
   if (const auto it = in_flight.find(seq); it != in_flight.end()) {
     if (neighbour_state* other = find(it->second); other && other != from) {
-      other->asked.erase(seq);
+      if (const auto at = other->asked.take(seq)) request_gone(*at);
       other->asked_at.erase(seq);
       other->control.push_back(ps::cancel{{seq}});
       ++stats.cancels_sent;

@@ -133,7 +133,7 @@ void node::impl::pick(time_point now) {
         const micros expected = rtt + transfer_time(rate);
         timeout = std::min(rq.max_timeout, std::max(2 * expected, (*dl - now) - expected));
       }
-      nb.asked.add(seq, now + timeout);
+      if (!nb.asked.add(seq, now + timeout)) requests_expire_exact = false;  // replaced a timeout
       requests_expire_from = std::min(requests_expire_from, now + timeout);
       nb.asked_at[seq] = now;
       in_flight[seq] = id;
