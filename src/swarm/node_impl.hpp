@@ -206,9 +206,18 @@ struct node::impl {
   // --- helpers ------------------------------------------------------------------------------
 
   neighbour_state* find(neighbour_id n) {
-    const auto k = std::lower_bound(nb_ids.begin(), nb_ids.end(), n);
-    if (k == nb_ids.end() || *k != n) return nullptr;
-    return &nbs.nth(static_cast<std::size_t>(k - nb_ids.begin()))->second;
+    // The last id not above n, by a binary search without branches (conditional moves): the
+    // driver looks up every connection of a node after most inputs, and a branchy search
+    // mispredicts about every other step.
+    std::size_t len = nb_ids.size();
+    if (len == 0) return nullptr;
+    std::size_t lo = 0;
+    while (len > 1) {
+      const std::size_t half = len / 2;
+      lo = nb_ids[lo + half] <= n ? lo + half : lo;
+      len -= half;
+    }
+    return nb_ids[lo] == n ? &nbs.nth(lo)->second : nullptr;
   }
   /// nb_ids follows nbs's keys (after every insert and erase).
   void index_neighbours() {
