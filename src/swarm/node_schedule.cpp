@@ -91,6 +91,10 @@ void node::impl::pick(time_point now) {
       }
     }
     pick_neighbour& pn = p.neighbours[k++];
+    // What it holds first, and without a branch on it: its bitmap is a cache miss away, and the
+    // rest below (and the next neighbours' misses) can go on while it comes.
+    pn.has.resize(wanted);
+    for (std::size_t i = 0; i < wanted; ++i) pn.has[i] = nb.has.contains(p.seqs[i]);
     pn.id = id;
     pn.cls = class_of(nb.hello.role);
     pn.response = nb.response.value_or(nb.rtt.value_or(k_default_rtt) + transfer_time(0));
@@ -98,10 +102,13 @@ void node::impl::pick(time_point now) {
     pn.free_slots = nb.busy_until > now || nb.asked.size() >= limit ? 0 : limit - nb.asked.size();
     if (nb.busy_until > now) busy_end = busy_end ? std::min(*busy_end, nb.busy_until) : nb.busy_until;
     pn.outstanding = nb.asked.size();
-    pn.has.assign(wanted, false);
-    for (std::size_t i = 0; i < wanted; ++i) {
-      if (!nb.has.contains(p.seqs[i])) continue;
-      pn.has[i] = !failed[i] || std::find(failed[i]->begin(), failed[i]->end(), id) == failed[i]->end();
+  }
+  // A holder that failed us (timed out, or refused: not held, too late) is not asked again.
+  for (std::size_t i = 0; i < wanted; ++i) {
+    if (!failed[i]) continue;
+    for (std::size_t j = 0; j < k; ++j) {
+      pick_neighbour& pn = p.neighbours[j];
+      if (std::find(failed[i]->begin(), failed[i]->end(), pn.id) != failed[i]->end()) pn.has[i] = 0;
     }
   }
   while (p.neighbours.size() > k) {
