@@ -239,6 +239,10 @@ struct node::impl {
     if (!src) return std::nullopt;
     return *src + s.playout_delay - origin_offset;
   }
+  /// The same for a chunk we hold (no second look-up in the log).
+  [[nodiscard]] time_point deadline_of(const chunk::chunk& c) const {
+    return c.header().source_time + s.playout_delay - origin_offset;
+  }
   /// Whether an advertised seq could exist by now (its source time has come, give or take).
   [[nodiscard]] bool plausible(chunk_seq seq, time_point now) const {
     if (!ref) return true;

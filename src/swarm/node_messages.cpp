@@ -87,15 +87,15 @@ void node::impl::on_request(neighbour_state& nb, const ps::request& r, time_poin
       queue_reject(nb, seq, ps::reject_reason::not_held);
       continue;
     }
-    const chunk::chunk_ptr c = log.find(seq);
-    if (nb.sent.contains(seq)) {
-      continue;  // we pushed it to it and it is on its way (or the request crossed a push)
-    } else if (!c) {
+    // We pushed it to it and it is on its way (or the request crossed a push).
+    if (nb.sent.contains(seq)) continue;
+    const chunk::chunk* c = log.peek(seq);  // borrowed: nothing below changes the log
+    const time_point dl = c ? deadline_of(*c) : time_point{};
+    if (!c) {
       queue_reject(nb, seq, ps::reject_reason::not_held);
-    } else if (*deadline_of(seq) <= now) {
+    } else if (dl <= now) {
       queue_reject(nb, seq, ps::reject_reason::too_late);
-    } else if (now + serve_wait(serve_key(*deadline_of(seq), nb), now) + nb.rtt.value_or(k_default_rtt) / 2 >
-               *deadline_of(seq)) {
+    } else if (now + serve_wait(serve_key(dl, nb), now) + nb.rtt.value_or(k_default_rtt) / 2 > dl) {
       // Our upload is committed past its deadline: say so now, so it asks elsewhere in time.
       queue_reject(nb, seq, ps::reject_reason::busy);
     } else if (nb.serving.admit(seq, now) == serve_queue::admit_result::busy) {

@@ -184,20 +184,23 @@ void node::impl::schedule_sends(time_point now) {
         queued = queued || !nb.serving.empty() || !nb.pushes.empty();
         continue;
       }
+      std::optional<time_point> head_dl;  // the head's chunk is looked up once per walk
       while (const serve_queue::entry* e = nb.serving.front()) {
-        if (!log.contains(e->seq)) {
+        const chunk::chunk* c = log.peek(e->seq);
+        if (!c) {
           queue_reject(nb, e->seq, ps::reject_reason::not_held);
-        } else if (*deadline_of(e->seq) <= now) {
+        } else if (const time_point dl = deadline_of(*c); dl <= now) {
           queue_reject(nb, e->seq, ps::reject_reason::too_late);
         } else if (now - e->received > s.max_serve_wait) {
           queue_reject(nb, e->seq, ps::reject_reason::busy);  // ask elsewhere while there is time
         } else {
+          head_dl = dl;
           break;
         }
         nb.serving.pop_front();
       }
-      if (const serve_queue::entry* e = nb.serving.front()) {
-        const time_point dl = *deadline_of(e->seq);
+      if (head_dl) {
+        const time_point dl = *head_dl;
         const time_point rank = serve_key(dl, nb);
         if (!serve_nb || rank > serve_rank) {
           serve_nb = &nb;
