@@ -288,11 +288,15 @@ struct node::impl {
   /// requester that advertises more upload counts as that many chunk durations newer (up to 4),
   /// since it passes more on.
   [[nodiscard]] time_point serve_key(time_point dl, const neighbour_state& requester) const {
-    if (requester.hello.upload_kbps == 0 || chunk_bytes == 0) return dl;
+    return dl + serve_bonus(requester);
+  }
+  /// serve_key(dl, requester) - dl: the same for all its requests.
+  [[nodiscard]] micros serve_bonus(const neighbour_state& requester) const {
+    if (requester.hello.upload_kbps == 0 || chunk_bytes == 0) return micros{0};
     const double d = static_cast<double>(chunk_duration().count());
     const double stream_bytes_per_s = static_cast<double>(chunk_bytes) * 1e6 / d;
     const double upload_x = requester.hello.upload_kbps * 125.0 / stream_bytes_per_s;
-    return dl + micros{static_cast<std::int64_t>(std::min(4.0, upload_x) * d)};
+    return micros{static_cast<std::int64_t>(std::min(4.0, upload_x) * d)};
   }
   /// How long until an answer with serve key `key` would go out: the answers with a larger key go
   /// first, at our budget's rate, halved while first copies of fresh chunks wait (they go before
@@ -306,9 +310,11 @@ struct node::impl {
       if (nb.ready) bytes += static_cast<double>(nb.ready->chunk->size());
       pushes_waiting = pushes_waiting || std::any_of(nb.pushes.begin(), nb.pushes.end(),
                                                      [](const pending_push& p) { return p.first; });
+      if (nb.serving.empty()) continue;
+      const micros bonus = serve_bonus(nb);
       for (const serve_queue::entry& e : nb.serving.entries()) {
         const auto edl = deadline_of(e.seq);
-        if (edl && serve_key(*edl, nb) >= key) bytes += static_cast<double>(chunk_bytes);
+        if (edl && *edl + bonus >= key) bytes += static_cast<double>(chunk_bytes);
       }
     }
     bytes -= std::max(0.0, budget.tokens(now));
