@@ -75,6 +75,7 @@ void node::impl::neighbour_down(neighbour_id n) {
   neighbour_state* nb = find(n);
   if (!nb) return;
   pick_wanted = true;
+  busy_next_exact = false;
   release(*nb, last_now);
   if (const auto it = by_node.find(nb->hello.id); it != by_node.end() && it->second == n) by_node.erase(it);
   if (!nb->closing) unlist(*nb);
@@ -103,6 +104,7 @@ void node::impl::release(neighbour_state& nb, time_point now) {
 void node::impl::drop(neighbour_state& nb, ps::close_reason reason, std::string text, time_point now) {
   if (nb.closing) return;
   pick_wanted = true;
+  busy_next_exact = false;
   release(nb, now);
   unlist(nb);
   nb.closing = true;
@@ -149,6 +151,7 @@ void node::impl::step(time_point now) {
   pick(now);
   schedule_sends(now);
   if (!requests_expire_exact) find_earliest_timeout();
+  if (!busy_next_exact || last_now >= busy_next) find_busy_next();
 }
 
 void node::impl::find_earliest_timeout() {
@@ -158,6 +161,14 @@ void node::impl::find_earliest_timeout() {
     if (const auto t = nb.asked.next_timeout()) requests_expire_from = std::min(requests_expire_from, *t);
   }
   requests_expire_exact = true;
+}
+
+void node::impl::find_busy_next() {
+  busy_next = time_point::max();
+  for (const auto& [id, nb] : nbs) {
+    if (!nb.closing && nb.busy_until > last_now) busy_next = std::min(busy_next, nb.busy_until);
+  }
+  busy_next_exact = true;
 }
 
 void node::impl::expire_requests(time_point now) {
@@ -390,14 +401,18 @@ std::optional<core::time_point> node::next_deadline() const {
   // Our requests' earliest timeout: kept by the node (exact after every input's step).
   assert(m.requests_expire_exact);
   if (m.requests_expire_from != time_point::max()) consider(m.requests_expire_from);
+  // The first busy neighbour that may be asked again: kept by the node too.
+  assert(m.busy_next_exact);
+  if (m.busy_next != time_point::max()) consider(m.busy_next);
+  // Answers and pushes waiting (none anywhere while !sends_queued, after most inputs).
   bool sends_waiting = false;
-  for (const auto& [id, nb] : m.nbs) {
-    if (nb.closing) continue;
-    if (nb.busy_until > m.last_now) consider(nb.busy_until);
-    if (nb.ready) continue;
-    sends_waiting = sends_waiting || !nb.serving.empty() || !nb.pushes.empty();
-    // A request that will have waited max_serve_wait is refused busy then, not at the next input.
-    if (const auto* e = nb.serving.front()) consider(e->received + m.s.max_serve_wait + micros{1});
+  if (m.sends_queued) {
+    for (const auto& [id, nb] : m.nbs) {
+      if (nb.closing || nb.ready) continue;
+      sends_waiting = sends_waiting || !nb.serving.empty() || !nb.pushes.empty();
+      // A request that will have waited max_serve_wait is refused busy then, not at the next input.
+      if (const auto* e = nb.serving.front()) consider(e->received + m.s.max_serve_wait + micros{1});
+    }
   }
   // A ready chunk was taken since the last input and more waits: schedule when tokens allow —
   // unless the budget already names that time (send_ready_at, for the chunk actually next). This

@@ -352,6 +352,7 @@ struct node::impl {
     if (at == requests_expire_from) requests_expire_exact = false;
   }
   void find_earliest_timeout();
+  void find_busy_next();
   void note_known(chunk_seq seq) {
     if (!newest_known || seq > *newest_known) newest_known = seq;
   }
@@ -421,6 +422,11 @@ struct node::impl {
   // leaves it a lower bound (requests_expire_exact false) until the step ends.
   time_point requests_expire_from = time_point::max();
   bool requests_expire_exact = true;
+  // The earliest busy_until still ahead of last_now among live neighbours (max: none), for
+  // next_deadline. Exact after every step; a busy refusal or a dropped neighbour marks it stale
+  // (busy_next_exact false) and the step's end finds it again, as it does once time passes it.
+  time_point busy_next = time_point::max();
+  bool busy_next_exact = true;
 };
 
 }  // namespace meshcast::swarm

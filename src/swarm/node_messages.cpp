@@ -137,6 +137,7 @@ void node::impl::on_reject(neighbour_state& nb, const ps::reject& r, time_point 
       break;
     case ps::reject_reason::busy:
       nb.busy_until = now + s.busy_backoff;
+      busy_next_exact = false;
       break;
     case ps::reject_reason::too_late:
       failed_from[r.seq].push_back(nb.id);
