@@ -139,6 +139,13 @@ struct neighbour_state {
   bool closing = false;                 // disconnect ordered; ignored until it is down
 };
 
+/// nb.has.contains(seq), without reading the bitmap (a cache miss) for a chunk past the newest
+/// it ever had: often the case for the chunks a node wants or announces.
+inline bool holds(const neighbour_state& nb, chunk_seq seq) {
+  const std::optional<chunk_seq> newest = nb.has.newest();
+  return newest && seq <= *newest && nb.has.contains(seq);
+}
+
 struct timing_ref {
   chunk_seq seq;
   time_point source_time;

@@ -92,11 +92,9 @@ void node::impl::pick(time_point now) {
     }
     pick_neighbour& pn = p.neighbours[k++];
     // What it holds first, and without a branch on it: its bitmap is a cache miss away, and the
-    // rest below (and the next neighbours' misses) can go on while it comes. A chunk past the
-    // newest it ever announced is not even looked up (often the case: we want the newest ones).
+    // rest below (and the next neighbours' misses) can go on while it comes.
     pn.has.resize(wanted);
-    const std::optional<chunk_seq> newest = nb.has.newest();
-    for (std::size_t i = 0; i < wanted; ++i) pn.has[i] = newest && p.seqs[i] <= *newest && nb.has.contains(p.seqs[i]);
+    for (std::size_t i = 0; i < wanted; ++i) pn.has[i] = holds(nb, p.seqs[i]);
     pn.id = id;
     pn.cls = class_of(nb.hello.role);
     pn.response = nb.response.value_or(nb.rtt.value_or(k_default_rtt) + transfer_time(0));
