@@ -66,8 +66,8 @@ std::optional<ps::close_reason> node::impl::neighbour_up(neighbour_id n, const p
   } else {
     bm.base = newest_held.value_or(chunk_seq{0});
   }
-  nb.control.push_back(std::move(bm));
-  if (auto peers = pex_entries(n); !peers.empty()) nb.control.push_back(ps::pex{std::move(peers)});
+  queue(nb, std::move(bm));
+  if (auto peers = pex_entries(n); !peers.empty()) queue(nb, ps::pex{std::move(peers)});
   return std::nullopt;
 }
 
@@ -191,7 +191,7 @@ void node::impl::expire_requests(time_point now) {
     pick_wanted = true;
     stats.requests_timed_out += expired.size();
     stats.cancels_sent += expired.size();
-    nb.control.push_back(ps::cancel{expired});
+    queue(nb, ps::cancel{expired});
   }
   requests_expire_exact = true;
 }
@@ -273,7 +273,7 @@ std::vector<ps::peer_address> node::impl::pex_entries(neighbour_id except) const
 void node::impl::send_pex(time_point) {
   for (auto& [id, nb] : nbs) {
     if (nb.closing) continue;
-    if (auto peers = pex_entries(id); !peers.empty()) nb.control.push_back(ps::pex{std::move(peers)});
+    if (auto peers = pex_entries(id); !peers.empty()) queue(nb, ps::pex{std::move(peers)});
   }
 }
 
@@ -360,10 +360,12 @@ std::optional<ps::message> node::next_message_for(neighbour_id n, core::time_poi
 }
 
 bool node::has_output() const {
-  return std::any_of(impl_->nbs.begin(), impl_->nbs.end(), [](const auto& e) {
+  if (!impl_->output_queued) return false;
+  impl_->output_queued = std::any_of(impl_->nbs.begin(), impl_->nbs.end(), [](const auto& e) {
     const neighbour_state& nb = e.second;
     return !nb.closing && (!nb.control.empty() || nb.ready);
   });
+  return impl_->output_queued;
 }
 
 std::optional<ps::peer_address> node::poll_dial() {

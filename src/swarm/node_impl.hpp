@@ -363,8 +363,14 @@ struct node::impl {
   void note_known(chunk_seq seq) {
     if (!newest_known || seq > *newest_known) newest_known = seq;
   }
+  /// Queues a message for `nb` (next_message_for hands it out).
+  template <class M>
+  void queue(neighbour_state& nb, M&& m) {
+    nb.control.push_back(std::forward<M>(m));
+    output_queued = true;
+  }
   void queue_reject(neighbour_state& nb, chunk_seq seq, ps::reject_reason why) {
-    nb.control.push_back(ps::reject{seq, why});
+    queue(nb, ps::reject{seq, why});
     ++stats.requests_rejected;
   }
 
@@ -423,6 +429,9 @@ struct node::impl {
   // False only while no live neighbour has answers or pushes waiting (schedule_sends's last walk
   // found none, and no request or push came since).
   bool sends_queued = false;
+  // False only while no live neighbour has a message or chunk waiting to go out (has_output found
+  // none, and nothing was queued since): has_output then answers without a walk.
+  bool output_queued = false;
   // The earliest timeout among our requests (max: none), so that expire_requests walks the
   // neighbours only once one may have expired and next_deadline never does. Exact after every
   // step; within one, an answer, refusal or dropped neighbour that took out the earliest request

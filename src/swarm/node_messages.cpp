@@ -219,7 +219,7 @@ void node::impl::stored(const chunk::chunk_ptr& c, neighbour_state* from, bool p
     if (neighbour_state* other = find(it->second); other && other != from) {
       if (const auto at = other->asked.take(seq)) request_gone(*at);
       other->asked_at.erase(seq);
-      other->control.push_back(ps::cancel{{seq}});
+      queue(*other, ps::cancel{{seq}});
       ++stats.cancels_sent;
     }
     in_flight.erase(it);
@@ -244,7 +244,7 @@ void node::impl::stored(const chunk::chunk_ptr& c, neighbour_state* from, bool p
       const bool elsewhere = nb.has.contains(probe) && !nb.sent.contains(probe);
       nb.behind = 0.9 * nb.behind + (elsewhere ? 0.0 : 0.1);
     }
-    if (!nb.closing && !holds(nb, seq)) nb.control.push_back(ps::have{seq});
+    if (!nb.closing && !holds(nb, seq)) queue(nb, ps::have{seq});
   }
   const std::size_t fanout = from ? s.relay_fanout : s.push_fanout;
   if (newest && fanout > 0 && fresh(seq, now)) queue_pushes(seq, fanout);

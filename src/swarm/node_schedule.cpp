@@ -152,7 +152,7 @@ void node::impl::pick(time_point now) {
       in_flight[seq] = id;
     }
     stats.requests_sent += seqs.size();
-    nb.control.push_back(ps::request{std::move(seqs)});
+    queue(nb, ps::request{std::move(seqs)});
   }
 }
 
@@ -248,6 +248,7 @@ void node::impl::schedule_sends(time_point now) {
     }
     budget.spend(c->size(), now);
     nb->ready = ps::chunk_data{c, !serve_first};
+    output_queued = true;
     nb->has.insert(seq);
     nb->sent.insert(seq);
     if (serve_first) {
