@@ -176,11 +176,7 @@ void node::impl::expire_requests(time_point now) {
   requests_expire_from = time_point::max();
   for (auto& [id, nb] : nbs) {
     if (nb.closing) continue;
-    if (!nb.asked.any_expired(now)) {
-      if (const auto t = nb.asked.next_timeout()) requests_expire_from = std::min(requests_expire_from, *t);
-      continue;
-    }
-    const std::vector<chunk_seq> expired = nb.asked.expire(now);
+    const std::vector<chunk_seq> expired = nb.asked.expire(now);  // nothing allocated when none
     if (const auto t = nb.asked.next_timeout()) requests_expire_from = std::min(requests_expire_from, *t);
     if (expired.empty()) continue;
     for (const chunk_seq seq : expired) {

@@ -91,8 +91,8 @@ void node::impl::pick(time_point now) {
       }
     }
     pick_neighbour& pn = p.neighbours[k++];
-    // What it holds first, and without a branch on it: its bitmap is a cache miss away, and the
-    // rest below (and the next neighbours' misses) can go on while it comes.
+    // What it holds first, and without a branch on what its bitmap says: the bitmap is a cache
+    // miss away, and the rest below (and the next neighbours' misses) can go on while it comes.
     pn.has.resize(wanted);
     for (std::size_t i = 0; i < wanted; ++i) pn.has[i] = holds(nb, p.seqs[i]);
     pn.id = id;
