@@ -2,6 +2,7 @@
 
 #include "swarm/node_impl.hpp"
 
+#include <cassert>
 #include <utility>
 
 namespace meshcast::swarm {
@@ -49,6 +50,7 @@ std::optional<ps::close_reason> node::impl::neighbour_up(neighbour_id n, const p
   auto [it, inserted] =
       nbs.try_emplace(n, n, remote, std::move(host), inbound, now, s.serve_queue_limit, flood);
   if (!inserted) return ps::close_reason::duplicate;  // the driver reused an id: a local bug
+  index_neighbours();
   by_node[remote.id] = n;
   neighbour_state& nb = it->second;
   ++live;
@@ -64,8 +66,8 @@ std::optional<ps::close_reason> node::impl::neighbour_up(neighbour_id n, const p
   } else {
     bm.base = newest_held.value_or(chunk_seq{0});
   }
-  nb.control.push_back(std::move(bm));
-  if (auto peers = pex_entries(n); !peers.empty()) nb.control.push_back(ps::pex{std::move(peers)});
+  queue(nb, std::move(bm));
+  if (auto peers = pex_entries(n); !peers.empty()) queue(nb, ps::pex{std::move(peers)});
   return std::nullopt;
 }
 
@@ -73,11 +75,13 @@ void node::impl::neighbour_down(neighbour_id n) {
   neighbour_state* nb = find(n);
   if (!nb) return;
   pick_wanted = true;
+  busy_next_exact = false;
   release(*nb, last_now);
   if (const auto it = by_node.find(nb->hello.id); it != by_node.end() && it->second == n) by_node.erase(it);
   if (!nb->closing) unlist(*nb);
   nbs.erase(n);
-  if (nbs.capacity() > nbs.size() + 1) nbs.shrink_to_fit();  // ~600 bytes a neighbour
+  if (nbs.capacity() > nbs.size() + 1) nbs.shrink_to_fit();  // ~500 bytes a neighbour
+  index_neighbours();
 }
 
 void node::impl::release(neighbour_state& nb, time_point now) {
@@ -85,6 +89,7 @@ void node::impl::release(neighbour_state& nb, time_point now) {
     if (const auto it = in_flight.find(seq); it != in_flight.end() && it->second == nb.id)
       in_flight.erase(it);
   }
+  if (const auto t = nb.asked.next_timeout()) request_gone(*t);
   nb.asked = outstanding_requests{};
   nb.asked_at.clear();
   if (nb.ready) {
@@ -99,6 +104,7 @@ void node::impl::release(neighbour_state& nb, time_point now) {
 void node::impl::drop(neighbour_state& nb, ps::close_reason reason, std::string text, time_point now) {
   if (nb.closing) return;
   pick_wanted = true;
+  busy_next_exact = false;
   release(nb, now);
   unlist(nb);
   nb.closing = true;
@@ -144,12 +150,34 @@ void node::impl::step(time_point now) {
   skip_late(now);
   pick(now);
   schedule_sends(now);
+  if (!requests_expire_exact) find_earliest_timeout();
+  if (!busy_next_exact || last_now >= busy_next) find_busy_next();
+}
+
+void node::impl::find_earliest_timeout() {
+  requests_expire_from = time_point::max();
+  for (const auto& [id, nb] : nbs) {
+    if (nb.closing) continue;
+    if (const auto t = nb.asked.next_timeout()) requests_expire_from = std::min(requests_expire_from, *t);
+  }
+  requests_expire_exact = true;
+}
+
+void node::impl::find_busy_next() {
+  busy_next = time_point::max();
+  for (const auto& [id, nb] : nbs) {
+    if (!nb.closing && nb.busy_until > last_now) busy_next = std::min(busy_next, nb.busy_until);
+  }
+  busy_next_exact = true;
 }
 
 void node::impl::expire_requests(time_point now) {
+  if (now < requests_expire_from) return;
+  requests_expire_from = time_point::max();
   for (auto& [id, nb] : nbs) {
-    if (nb.closing || !nb.asked.any_expired(now)) continue;
-    const std::vector<chunk_seq> expired = nb.asked.expire(now);
+    if (nb.closing) continue;
+    const std::vector<chunk_seq> expired = nb.asked.expire(now);  // nothing allocated when none
+    if (const auto t = nb.asked.next_timeout()) requests_expire_from = std::min(requests_expire_from, *t);
     if (expired.empty()) continue;
     for (const chunk_seq seq : expired) {
       note_response(nb, seq, now);
@@ -159,8 +187,9 @@ void node::impl::expire_requests(time_point now) {
     pick_wanted = true;
     stats.requests_timed_out += expired.size();
     stats.cancels_sent += expired.size();
-    nb.control.push_back(ps::cancel{expired});
+    queue(nb, ps::cancel{expired});
   }
+  requests_expire_exact = true;
 }
 
 void node::impl::housekeeping(time_point now) {
@@ -245,7 +274,7 @@ std::vector<ps::peer_address> node::impl::pex_entries(neighbour_id except) const
 void node::impl::send_pex(time_point) {
   for (auto& [id, nb] : nbs) {
     if (nb.closing) continue;
-    if (auto peers = pex_entries(id); !peers.empty()) nb.control.push_back(ps::pex{std::move(peers)});
+    if (auto peers = pex_entries(id); !peers.empty()) queue(nb, ps::pex{std::move(peers)});
   }
 }
 
@@ -332,10 +361,12 @@ std::optional<ps::message> node::next_message_for(neighbour_id n, core::time_poi
 }
 
 bool node::has_output() const {
-  return std::any_of(impl_->nbs.begin(), impl_->nbs.end(), [](const auto& e) {
+  if (!impl_->output_queued) return false;
+  impl_->output_queued = std::any_of(impl_->nbs.begin(), impl_->nbs.end(), [](const auto& e) {
     const neighbour_state& nb = e.second;
     return !nb.closing && (!nb.control.empty() || nb.ready);
   });
+  return impl_->output_queued;
 }
 
 std::optional<ps::peer_address> node::poll_dial() {
@@ -370,15 +401,21 @@ std::optional<core::time_point> node::next_deadline() const {
   consider(m.next_pex);
   consider(m.recheck_at);
   consider(m.send_ready_at);
+  // Our requests' earliest timeout: kept by the node (exact after every input's step).
+  assert(m.requests_expire_exact);
+  if (m.requests_expire_from != time_point::max()) consider(m.requests_expire_from);
+  // The first busy neighbour that may be asked again: kept by the node too.
+  assert(m.busy_next_exact);
+  if (m.busy_next != time_point::max()) consider(m.busy_next);
+  // Answers and pushes waiting (none anywhere while !sends_queued, after most inputs).
   bool sends_waiting = false;
-  for (const auto& [id, nb] : m.nbs) {
-    if (nb.closing) continue;
-    consider(nb.asked.next_timeout());
-    if (nb.busy_until > m.last_now) consider(nb.busy_until);
-    if (nb.ready) continue;
-    sends_waiting = sends_waiting || !nb.serving.empty() || !nb.pushes.empty();
-    // A request that will have waited max_serve_wait is refused busy then, not at the next input.
-    if (const auto* e = nb.serving.front()) consider(e->received + m.s.max_serve_wait + micros{1});
+  if (m.sends_queued) {
+    for (const auto& [id, nb] : m.nbs) {
+      if (nb.closing || nb.ready) continue;
+      sends_waiting = sends_waiting || !nb.serving.empty() || !nb.pushes.empty();
+      // A request that will have waited max_serve_wait is refused busy then, not at the next input.
+      if (const auto* e = nb.serving.front()) consider(e->received + m.s.max_serve_wait + micros{1});
+    }
   }
   // A ready chunk was taken since the last input and more waits: schedule when tokens allow —
   // unless the budget already names that time (send_ready_at, for the chunk actually next). This

@@ -139,6 +139,13 @@ struct neighbour_state {
   std::optional<ps::chunk_data> ready;  // budget already charged; goes out next
 };
 
+/// nb.has.contains(seq), without reading the bitmap (a cache miss) for a chunk past the newest
+/// it ever had: often the case for the chunks a node wants or announces.
+inline bool holds(const neighbour_state& nb, chunk_seq seq) {
+  const std::optional<chunk_seq> newest = nb.has.newest();
+  return newest && seq <= *newest && nb.has.contains(seq);
+}
+
 struct timing_ref {
   chunk_seq seq;
   time_point source_time;
@@ -206,8 +213,24 @@ struct node::impl {
   // --- helpers ------------------------------------------------------------------------------
 
   neighbour_state* find(neighbour_id n) {
-    const auto it = nbs.find(n);
-    return it == nbs.end() ? nullptr : &it->second;
+    // The last id not above n, by a binary search without branches (conditional moves): the
+    // driver looks up every connection of a node after most inputs, and a branchy search
+    // mispredicts about every other step.
+    std::size_t len = nb_ids.size();
+    if (len == 0) return nullptr;
+    std::size_t lo = 0;
+    while (len > 1) {
+      const std::size_t half = len / 2;
+      lo = nb_ids[lo + half] <= n ? lo + half : lo;
+      len -= half;
+    }
+    return nb_ids[lo] == n ? &nbs.nth(lo)->second : nullptr;
+  }
+  /// nb_ids follows nbs's keys (after every insert and erase).
+  void index_neighbours() {
+    nb_ids.clear();
+    for (const auto& [id, nb] : nbs) nb_ids.push_back(id);
+    if (nb_ids.capacity() > nb_ids.size() + 4) nb_ids.shrink_to_fit();
   }
   /// Neighbours not closing (kept up to date by neighbour_up, drop and neighbour_down).
   [[nodiscard]] std::size_t live_count() const { return live; }
@@ -222,6 +245,10 @@ struct node::impl {
     const auto src = source_time_of(seq);
     if (!src) return std::nullopt;
     return *src + s.playout_delay - origin_offset;
+  }
+  /// The same for a chunk we hold (no second look-up in the log).
+  [[nodiscard]] time_point deadline_of(const chunk::chunk& c) const {
+    return c.header().source_time + s.playout_delay - origin_offset;
   }
   /// Whether an advertised seq could exist by now (its source time has come, give or take).
   [[nodiscard]] bool plausible(chunk_seq seq, time_point now) const {
@@ -268,11 +295,15 @@ struct node::impl {
   /// requester that advertises more upload counts as that many chunk durations newer (up to 4),
   /// since it passes more on.
   [[nodiscard]] time_point serve_key(time_point dl, const neighbour_state& requester) const {
-    if (requester.hello.upload_kbps == 0 || chunk_bytes == 0) return dl;
+    return dl + serve_bonus(requester);
+  }
+  /// serve_key(dl, requester) - dl: the same for all its requests.
+  [[nodiscard]] micros serve_bonus(const neighbour_state& requester) const {
+    if (requester.hello.upload_kbps == 0 || chunk_bytes == 0) return micros{0};
     const double d = static_cast<double>(chunk_duration().count());
     const double stream_bytes_per_s = static_cast<double>(chunk_bytes) * 1e6 / d;
     const double upload_x = requester.hello.upload_kbps * 125.0 / stream_bytes_per_s;
-    return dl + micros{static_cast<std::int64_t>(std::min(4.0, upload_x) * d)};
+    return micros{static_cast<std::int64_t>(std::min(4.0, upload_x) * d)};
   }
   /// How long until an answer with serve key `key` would go out: the answers with a larger key go
   /// first, at our budget's rate, halved while first copies of fresh chunks wait (they go before
@@ -286,9 +317,11 @@ struct node::impl {
       if (nb.ready) bytes += static_cast<double>(nb.ready->chunk->size());
       pushes_waiting = pushes_waiting || std::any_of(nb.pushes.begin(), nb.pushes.end(),
                                                      [](const pending_push& p) { return p.first; });
+      if (nb.serving.empty()) continue;
+      const micros bonus = serve_bonus(nb);
       for (const serve_queue::entry& e : nb.serving.entries()) {
         const auto edl = deadline_of(e.seq);
-        if (edl && serve_key(*edl, nb) >= key) bytes += static_cast<double>(chunk_bytes);
+        if (edl && *edl + bonus >= key) bytes += static_cast<double>(chunk_bytes);
       }
     }
     bytes -= std::max(0.0, budget.tokens(now));
@@ -321,11 +354,23 @@ struct node::impl {
     nb.asked_at.erase(it);
     nb.response = nb.response ? (*nb.response * 3 + took) / 4 : took;
   }
+  /// A request of ours that would have timed out at `at` is no longer outstanding.
+  void request_gone(time_point at) {
+    if (at == requests_expire_from) requests_expire_exact = false;
+  }
+  void find_earliest_timeout();
+  void find_busy_next();
   void note_known(chunk_seq seq) {
     if (!newest_known || seq > *newest_known) newest_known = seq;
   }
+  /// Queues a message for `nb` (next_message_for hands it out).
+  template <class M>
+  void queue(neighbour_state& nb, M&& m) {
+    nb.control.push_back(std::forward<M>(m));
+    output_queued = true;
+  }
   void queue_reject(neighbour_state& nb, chunk_seq seq, ps::reject_reason why) {
-    nb.control.push_back(ps::reject{seq, why});
+    queue(nb, ps::reject{seq, why});
     ++stats.requests_rejected;
   }
 
@@ -345,6 +390,10 @@ struct node::impl {
   // Flat maps: a node has a few dozen neighbours and wanted chunks at most, and every input
   // walks some of these (std::map's node hops were a tenth of the simulator's time).
   small_map<neighbour_id, neighbour_state> nbs;
+  // nbs's keys, in the same order: find() searches these few contiguous ids, not the keys spread
+  // one per ~700-byte entry (a cache miss per step of the search; find runs for every message in
+  // and every output asked for).
+  std::vector<neighbour_id> nb_ids;
   small_map<ps::node_id, neighbour_id> by_node;                 // live neighbours by node id
   small_map<chunk_seq, neighbour_id> in_flight;                 // our live request for each seq, and where
   small_map<chunk_seq, std::vector<neighbour_id>> failed_from;  // timed out / rejected there
@@ -377,6 +426,23 @@ struct node::impl {
   bool pick_wanted = true;                  // an input changed what the picker would say
   std::optional<time_point> recheck_at;     // the picker's
   std::optional<time_point> send_ready_at;  // the budget's, when sends wait for tokens
+  // False only while no live neighbour has answers or pushes waiting (schedule_sends's last walk
+  // found none, and no request or push came since).
+  bool sends_queued = false;
+  // False only while no live neighbour has a message or chunk waiting to go out (has_output found
+  // none, and nothing was queued since): has_output then answers without a walk.
+  bool output_queued = false;
+  // The earliest timeout among our requests (max: none), so that expire_requests walks the
+  // neighbours only once one may have expired and next_deadline never does. Exact after every
+  // step; within one, an answer, refusal or dropped neighbour that took out the earliest request
+  // leaves it a lower bound (requests_expire_exact false) until the step ends.
+  time_point requests_expire_from = time_point::max();
+  bool requests_expire_exact = true;
+  // The earliest busy_until still ahead of last_now among live neighbours (max: none), for
+  // next_deadline. Exact after every step; a busy refusal or a dropped neighbour marks it stale
+  // (busy_next_exact false) and the step's end finds it again, as it does once time passes it.
+  time_point busy_next = time_point::max();
+  bool busy_next_exact = true;
 };
 
 }  // namespace meshcast::swarm

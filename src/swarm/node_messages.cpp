@@ -79,6 +79,7 @@ void node::impl::on_bitmap(neighbour_state& nb, const ps::bitmap& b, time_point 
 
 void node::impl::on_request(neighbour_state& nb, const ps::request& r, time_point now) {
   nb.guard.on_requested(r.seqs.size(), now);
+  sends_queued = true;
   std::size_t strikes = 0;
   for (const chunk_seq seq : r.seqs) {
     if (far_outside(seq)) {
@@ -86,15 +87,15 @@ void node::impl::on_request(neighbour_state& nb, const ps::request& r, time_poin
       queue_reject(nb, seq, ps::reject_reason::not_held);
       continue;
     }
-    const chunk::chunk_ptr c = log.find(seq);
-    if (nb.sent.contains(seq)) {
-      continue;  // we pushed it to it and it is on its way (or the request crossed a push)
-    } else if (!c) {
+    // We pushed it to it and it is on its way (or the request crossed a push).
+    if (nb.sent.contains(seq)) continue;
+    const chunk::chunk* c = log.peek(seq);  // borrowed: nothing below changes the log
+    const time_point dl = c ? deadline_of(*c) : time_point{};
+    if (!c) {
       queue_reject(nb, seq, ps::reject_reason::not_held);
-    } else if (*deadline_of(seq) <= now) {
+    } else if (dl <= now) {
       queue_reject(nb, seq, ps::reject_reason::too_late);
-    } else if (now + serve_wait(serve_key(*deadline_of(seq), nb), now) + nb.rtt.value_or(k_default_rtt) / 2 >
-               *deadline_of(seq)) {
+    } else if (now + serve_wait(serve_key(dl, nb), now) + nb.rtt.value_or(k_default_rtt) / 2 > dl) {
       // Our upload is committed past its deadline: say so now, so it asks elsewhere in time.
       queue_reject(nb, seq, ps::reject_reason::busy);
     } else if (nb.serving.admit(seq, now) == serve_queue::admit_result::busy) {
@@ -122,7 +123,9 @@ void node::impl::on_cancel(neighbour_state& nb, const ps::cancel& c, time_point 
 
 void node::impl::on_reject(neighbour_state& nb, const ps::reject& r, time_point now) {
   ++stats.rejects_received;
-  if (!nb.asked.erase(r.seq)) return;
+  const auto at = nb.asked.take(r.seq);
+  if (!at) return;
+  request_gone(*at);
   if (r.reason == ps::reject_reason::busy) note_response(nb, r.seq, now);
   nb.asked_at.erase(r.seq);
   if (const auto it = in_flight.find(r.seq); it != in_flight.end() && it->second == nb.id)
@@ -134,6 +137,7 @@ void node::impl::on_reject(neighbour_state& nb, const ps::reject& r, time_point 
       break;
     case ps::reject_reason::busy:
       nb.busy_until = now + s.busy_backoff;
+      busy_next_exact = false;
       break;
     case ps::reject_reason::too_late:
       failed_from[r.seq].push_back(nb.id);
@@ -150,7 +154,10 @@ void node::impl::on_chunk(neighbour_state& nb, const ps::chunk_data& d, time_poi
   total_down.add(size, now);
   stats.bytes_down.add(nb.hello.role, size);
   nb.has.insert(seq);
-  if (nb.asked.erase(seq)) note_response(nb, seq, now);
+  if (const auto at = nb.asked.take(seq)) {
+    request_gone(*at);
+    note_response(nb, seq, now);
+  }
   if (const auto it = in_flight.find(seq); it != in_flight.end() && it->second == nb.id) in_flight.erase(it);
 
   if (log.contains(seq)) {
@@ -209,9 +216,9 @@ void node::impl::stored(const chunk::chunk_ptr& c, neighbour_state* from, bool p
   // Withdraw a request for it elsewhere: it arrived by push or from someone else.
   if (const auto it = in_flight.find(seq); it != in_flight.end()) {
     if (neighbour_state* other = find(it->second); other && other != from) {
-      other->asked.erase(seq);
+      if (const auto at = other->asked.take(seq)) request_gone(*at);
       other->asked_at.erase(seq);
-      other->control.push_back(ps::cancel{{seq}});
+      queue(*other, ps::cancel{{seq}});
       ++stats.cancels_sent;
     }
     in_flight.erase(it);
@@ -221,22 +228,22 @@ void node::impl::stored(const chunk::chunk_ptr& c, neighbour_state* from, bool p
 
   // Tell everyone that may lack it (push targets too: a push may wait for budget, and meanwhile
   // the target must not push the chunk back to us); push the newest to a few that lack it,
-  // downstream ones first.
+  // downstream ones first. Downstream or not (the same walk), judged on the chunk we got about
+  // k_behind_lag ago: a neighbour that got it from someone else meanwhile is as close to the
+  // source as we are.
+  bool judge = false;
+  chunk_seq probe = seq;
   if (newest) {
-    // Downstream or not, judged on the chunk we got about k_behind_lag ago: a neighbour that got
-    // it from someone else meanwhile is as close to the source as we are.
     const std::int64_t k = std::max<std::int64_t>(1, k_behind_lag / chunk_duration());
-    const chunk_seq probe =
-        seq - static_cast<std::uint64_t>(std::min<std::int64_t>(k, static_cast<std::int64_t>(seq.value())));
-    if (probe < seq && log.contains(probe)) {
-      for (auto& [id, nb] : nbs) {
-        const bool elsewhere = nb.has.contains(probe) && !nb.sent.contains(probe);
-        nb.behind = 0.9 * nb.behind + (elsewhere ? 0.0 : 0.1);
-      }
-    }
+    probe = seq - static_cast<std::uint64_t>(std::min<std::int64_t>(k, static_cast<std::int64_t>(seq.value())));
+    judge = probe < seq && log.contains(probe);
   }
   for (auto& [id, nb] : nbs) {
-    if (!nb.closing && !nb.has.contains(seq)) nb.control.push_back(ps::have{seq});
+    if (judge) {
+      const bool elsewhere = nb.has.contains(probe) && !nb.sent.contains(probe);
+      nb.behind = 0.9 * nb.behind + (elsewhere ? 0.0 : 0.1);
+    }
+    if (!nb.closing && !holds(nb, seq)) queue(nb, ps::have{seq});
   }
   const std::size_t fanout = from ? s.relay_fanout : s.push_fanout;
   if (newest && fanout > 0 && fresh(seq, now)) queue_pushes(seq, fanout);
@@ -258,6 +265,7 @@ void node::impl::queue_pushes(chunk_seq seq, std::size_t fanout) {
       ++stats.pushes_dropped;
     }
     nb.pushes.push_back({seq, t == targets.begin()});
+    sends_queued = true;
   }
 }
 

@@ -48,6 +48,7 @@ void node::impl::pick(time_point now) {
     pick_problem p;
     std::vector<const std::vector<neighbour_id>*> failed;
     std::vector<pick_neighbour> spare;  // entries (their `has` buffers) not used this round
+    std::vector<std::pair<neighbour_id, std::size_t>> order;
   };
   static thread_local scratch buffers;
   pick_problem& p = buffers.p;
@@ -58,15 +59,21 @@ void node::impl::pick(time_point now) {
   p.heard.clear();
   std::vector<const std::vector<neighbour_id>*>& failed = buffers.failed;
   failed.clear();
+  // The maps are sorted by seq, like the range: one cursor each walks along with it instead of a
+  // search per seq.
+  auto fl = in_flight.lower_bound(low);
+  auto h = heard_at.lower_bound(low);
+  auto f = failed_from.lower_bound(low);
   for (std::size_t i = 0; i < count; ++i) {
     const chunk_seq seq = low + i;
-    if (log.contains(seq) || in_flight.count(seq) != 0) continue;
+    while (fl != in_flight.end() && fl->first < seq) ++fl;
+    if (log.contains(seq) || (fl != in_flight.end() && fl->first == seq)) continue;
     p.seqs.push_back(seq);
     p.deadline.push_back(deadline_of(seq));
-    const auto h = heard_at.find(seq);
-    p.heard.push_back(h != heard_at.end() ? std::optional<time_point>(h->second) : std::nullopt);
-    const auto f = failed_from.find(seq);
-    failed.push_back(f != failed_from.end() ? &f->second : nullptr);
+    while (h != heard_at.end() && h->first < seq) ++h;
+    p.heard.push_back(h != heard_at.end() && h->first == seq ? std::optional<time_point>(h->second) : std::nullopt);
+    while (f != failed_from.end() && f->first < seq) ++f;
+    failed.push_back(f != failed_from.end() && f->first == seq ? &f->second : nullptr);
   }
   if (p.seqs.empty()) return;
   const std::size_t wanted = p.seqs.size();
@@ -84,6 +91,10 @@ void node::impl::pick(time_point now) {
       }
     }
     pick_neighbour& pn = p.neighbours[k++];
+    // What it holds first, and without a branch on what its bitmap says: the bitmap is a cache
+    // miss away, and the rest below (and the next neighbours' misses) can go on while it comes.
+    pn.has.resize(wanted);
+    for (std::size_t i = 0; i < wanted; ++i) pn.has[i] = holds(nb, p.seqs[i]);
     pn.id = id;
     pn.cls = class_of(nb.hello.role);
     pn.response = nb.response.value_or(nb.rtt.value_or(k_default_rtt) + transfer_time(0));
@@ -91,10 +102,13 @@ void node::impl::pick(time_point now) {
     pn.free_slots = nb.busy_until > now || nb.asked.size() >= limit ? 0 : limit - nb.asked.size();
     if (nb.busy_until > now) busy_end = busy_end ? std::min(*busy_end, nb.busy_until) : nb.busy_until;
     pn.outstanding = nb.asked.size();
-    pn.has.assign(wanted, false);
-    for (std::size_t i = 0; i < wanted; ++i) {
-      if (!nb.has.contains(p.seqs[i])) continue;
-      pn.has[i] = !failed[i] || std::find(failed[i]->begin(), failed[i]->end(), id) == failed[i]->end();
+  }
+  // A holder that failed us (timed out, or refused: not held, too late) is not asked again.
+  for (std::size_t i = 0; i < wanted; ++i) {
+    if (!failed[i]) continue;
+    for (std::size_t j = 0; j < k; ++j) {
+      pick_neighbour& pn = p.neighbours[j];
+      if (std::find(failed[i]->begin(), failed[i]->end(), pn.id) != failed[i]->end()) pn.has[i] = 0;
     }
   }
   while (p.neighbours.size() > k) {
@@ -107,9 +121,19 @@ void node::impl::pick(time_point now) {
   recheck_at = result.recheck_at;
   if (busy_end && (!recheck_at || *busy_end < *recheck_at)) recheck_at = busy_end;
 
-  std::map<neighbour_id, std::vector<chunk_seq>> batches;
-  for (const struct pick& pk : result.picks) batches[pk.neighbour].push_back(pk.seq);
-  for (auto& [id, seqs] : batches) {
+  // One request per neighbour, in ascending id order, each naming its chunks in pick order: the
+  // picks' indices sorted by (neighbour, index) (no map built and freed each round).
+  std::vector<std::pair<neighbour_id, std::size_t>>& order = buffers.order;
+  order.clear();
+  for (std::size_t i = 0; i < result.picks.size(); ++i) order.emplace_back(result.picks[i].neighbour, i);
+  std::sort(order.begin(), order.end());
+  for (std::size_t b = 0; b < order.size();) {
+    const neighbour_id id = order[b].first;
+    std::size_t e = b;
+    while (e < order.size() && order[e].first == id) ++e;
+    std::vector<chunk_seq> seqs;
+    seqs.reserve(e - b);
+    for (; b < e; ++b) seqs.push_back(result.picks[order[b].second].seq);
     neighbour_state& nb = nbs.at(id);
     const double rate = nb.down.rate(now);
     const micros rtt = nb.rtt.value_or(k_default_rtt);
@@ -122,12 +146,13 @@ void node::impl::pick(time_point now) {
         const micros expected = rtt + transfer_time(rate);
         timeout = std::min(rq.max_timeout, std::max(2 * expected, (*dl - now) - expected));
       }
-      nb.asked.add(seq, now + timeout);
+      if (!nb.asked.add(seq, now + timeout)) requests_expire_exact = false;  // replaced a timeout
+      requests_expire_from = std::min(requests_expire_from, now + timeout);
       nb.asked_at[seq] = now;
       in_flight[seq] = id;
     }
     stats.requests_sent += seqs.size();
-    nb.control.push_back(ps::request{std::move(seqs)});
+    queue(nb, ps::request{std::move(seqs)});
   }
 }
 
@@ -135,45 +160,54 @@ void node::impl::pick(time_point now) {
 
 void node::impl::schedule_sends(time_point now) {
   send_ready_at.reset();
+  // Nothing queued anywhere (most inputs, between one chunk's answers and pushes and the next):
+  // the walk below would find nothing to drop and nothing to send.
+  if (!sends_queued) return;
   const micros urgent = 3 * chunk_duration() + mean_rtt();
   while (true) {
-    // Pull answers: each neighbour's FIFO head; among them the largest serve key (the newest
-    // chunk, requesters with more upload first).
+    // One walk over the neighbours finds both. Pull answers: each neighbour's FIFO head; among
+    // them the largest serve key (the newest chunk, requesters with more upload first). Pushes:
+    // the newest first, a chunk's first copy before its others; stale ones (the target has it,
+    // or too old to be worth a push) are dropped. (What one neighbour's answers are pruned by,
+    // its pushes never touch, and the reverse: one walk does what two did, in the same order.)
     neighbour_state* serve_nb = nullptr;
     time_point serve_dl, serve_rank;
-    for (auto& [id, nb] : nbs) {
-      if (nb.closing || nb.ready) continue;
-      while (const serve_queue::entry* e = nb.serving.front()) {
-        if (!log.contains(e->seq)) {
-          queue_reject(nb, e->seq, ps::reject_reason::not_held);
-        } else if (*deadline_of(e->seq) <= now) {
-          queue_reject(nb, e->seq, ps::reject_reason::too_late);
-        } else if (now - e->received > s.max_serve_wait) {
-          queue_reject(nb, e->seq, ps::reject_reason::busy);  // ask elsewhere while there is time
-        } else {
-          break;
-        }
-        nb.serving.pop_front();
-      }
-      const serve_queue::entry* e = nb.serving.front();
-      if (!e) continue;
-      const time_point dl = *deadline_of(e->seq);
-      const time_point rank = serve_key(dl, nb);
-      if (!serve_nb || rank > serve_rank) {
-        serve_nb = &nb;
-        serve_dl = dl;
-        serve_rank = rank;
-      }
-    }
-    // Pushes: the newest first, a chunk's first copy before its others; stale ones (the target
-    // has it, or too old to be worth a push) are dropped.
     neighbour_state* push_nb = nullptr;
     std::size_t push_index = 0;
     const auto better_push = [](const pending_push& x, const pending_push& y) {
       return x.first != y.first ? x.first : x.seq > y.seq;
     };
+    bool queued = false;  // a live neighbour has answers or pushes waiting after this walk
     for (auto& [id, nb] : nbs) {
-      if (nb.closing || nb.ready) continue;
+      if (nb.closing) continue;
+      if (nb.ready) {
+        queued = queued || !nb.serving.empty() || !nb.pushes.empty();
+        continue;
+      }
+      std::optional<time_point> head_dl;  // the head's chunk is looked up once per walk
+      while (const serve_queue::entry* e = nb.serving.front()) {
+        const chunk::chunk* c = log.peek(e->seq);
+        if (!c) {
+          queue_reject(nb, e->seq, ps::reject_reason::not_held);
+        } else if (const time_point dl = deadline_of(*c); dl <= now) {
+          queue_reject(nb, e->seq, ps::reject_reason::too_late);
+        } else if (now - e->received > s.max_serve_wait) {
+          queue_reject(nb, e->seq, ps::reject_reason::busy);  // ask elsewhere while there is time
+        } else {
+          head_dl = dl;
+          break;
+        }
+        nb.serving.pop_front();
+      }
+      if (head_dl) {
+        const time_point dl = *head_dl;
+        const time_point rank = serve_key(dl, nb);
+        if (!serve_nb || rank > serve_rank) {
+          serve_nb = &nb;
+          serve_dl = dl;
+          serve_rank = rank;
+        }
+      }
       for (auto it = nb.pushes.begin(); it != nb.pushes.end();) {
         if (nb.has.contains(it->seq) || !fresh(it->seq, now)) {
           if (it->first) promote_first(nb.id, it->seq);
@@ -189,7 +223,9 @@ void node::impl::schedule_sends(time_point now) {
           push_index = i;
         }
       }
+      queued = queued || !nb.serving.empty() || !nb.pushes.empty();
     }
+    sends_queued = queued;
     // The order (docs/swarm.md, "Upload"): the answer that ranks first if someone's playout is
     // about to wait on it; then first copies of fresh chunks — each holder forwarding each new
     // chunk at least once keeps the epidemic from dying at the few nodes next to the source, for
@@ -212,6 +248,7 @@ void node::impl::schedule_sends(time_point now) {
     }
     budget.spend(c->size(), now);
     nb->ready = ps::chunk_data{c, !serve_first};
+    output_queued = true;
     nb->has.insert(seq);
     nb->sent.insert(seq);
     if (serve_first) {

@@ -59,7 +59,9 @@ struct pick_neighbour {
   std::size_t free_slots = 0;      ///< requests it may still be sent (its queue bound - outstanding)
   std::size_t outstanding = 0;     ///< our requests already waiting there
   core::micros response{100'000};  ///< how long its answers take (measured; RTT + transfer until then)
-  std::vector<bool> has;           ///< has[i]: it holds chunk i of the problem (shorter = the rest unknown/no)
+  /// has[i] != 0: it holds chunk i of the problem (shorter = the rest unknown/no). Bytes, not
+  /// vector<bool>: the node fills it without a branch per chunk (node_schedule.cpp).
+  std::vector<std::uint8_t> has;
 };
 
 struct pick_problem {

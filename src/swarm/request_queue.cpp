@@ -23,7 +23,7 @@ core::micros request_timeout(core::micros rtt, std::size_t queued_ahead, std::si
   return std::clamp(2 * expected, s.min_timeout, s.max_timeout);
 }
 
-void outstanding_requests::add(chunk_seq seq, core::time_point timeout_at) {
+bool outstanding_requests::add(chunk_seq seq, core::time_point timeout_at) {
   const auto it = std::lower_bound(items_.begin(), items_.end(), seq,
                                    [](const item& x, chunk_seq s) { return x.seq < s; });
   if (it != items_.end() && it->seq == seq) {
@@ -34,20 +34,21 @@ void outstanding_requests::add(chunk_seq seq, core::time_point timeout_at) {
     } else if (timeout_at < earliest_) {
       earliest_ = timeout_at;
     }
-    return;
+    return false;
   }
   if (items_.empty() || timeout_at < earliest_) earliest_ = timeout_at;
   items_.insert(it, item{seq, timeout_at});
+  return true;
 }
 
-bool outstanding_requests::erase(chunk_seq seq) {
+std::optional<core::time_point> outstanding_requests::take(chunk_seq seq) {
   const auto it = std::lower_bound(items_.begin(), items_.end(), seq,
                                    [](const item& x, chunk_seq s) { return x.seq < s; });
-  if (it == items_.end() || it->seq != seq) return false;
-  const bool was_earliest = it->at == earliest_;
+  if (it == items_.end() || it->seq != seq) return std::nullopt;
+  const core::time_point at = it->at;
   items_.erase(it);
-  if (was_earliest) recompute_earliest();
-  return true;
+  if (at == earliest_) recompute_earliest();
+  return at;
 }
 
 bool outstanding_requests::contains(chunk_seq seq) const {

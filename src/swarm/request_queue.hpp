@@ -40,8 +40,11 @@ core::micros request_timeout(core::micros rtt, std::size_t queued_ahead, std::si
 /// allocated while empty) and the earliest timeout kept, so "nothing expired" costs one compare.
 class outstanding_requests {
  public:
-  void add(chunk_seq seq, core::time_point timeout_at);
-  bool erase(chunk_seq seq);
+  /// Returns false when `seq` was outstanding already: its timeout is replaced.
+  bool add(chunk_seq seq, core::time_point timeout_at);
+  bool erase(chunk_seq seq) { return take(seq).has_value(); }
+  /// Erases `seq` and returns when it would have timed out (nullopt: it was not outstanding).
+  std::optional<core::time_point> take(chunk_seq seq);
   [[nodiscard]] bool contains(chunk_seq seq) const;
   [[nodiscard]] std::size_t size() const { return items_.size(); }
   [[nodiscard]] bool empty() const { return items_.empty(); }

@@ -11,6 +11,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "core/strong.hpp"
 
@@ -28,6 +29,7 @@ class basic_seq_set {
     if (s < base_) return false;
     if (s - base_ >= static_cast<std::int64_t>(Bits)) advance_to(s - (Bits - 1));
     word(s) |= bit(s);
+    if (s.value() >= newest_plus_one_) newest_plus_one_ = s.value() + 1;
     return true;
   }
   void erase(chunk_seq s) {
@@ -46,6 +48,11 @@ class basic_seq_set {
     base_ = s;
   }
 
+  /// The highest number ever inserted (even if erased or forgotten since).
+  [[nodiscard]] std::optional<chunk_seq> newest() const {
+    if (newest_plus_one_ == 0) return std::nullopt;
+    return chunk_seq{newest_plus_one_ - 1};
+  }
   [[nodiscard]] chunk_seq base() const { return base_; }
   [[nodiscard]] static constexpr std::size_t capacity() { return Bits; }
 
@@ -60,6 +67,7 @@ class basic_seq_set {
 
   std::array<std::uint64_t, Bits / 64> words_{};
   chunk_seq base_{0};
+  std::uint64_t newest_plus_one_ = 0;  // 0: nothing inserted (an optional would take 16 bytes)
 };
 
 }  // namespace meshcast::swarm

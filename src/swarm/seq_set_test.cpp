@@ -9,6 +9,7 @@ core::chunk_seq q(std::uint64_t v) { return core::chunk_seq{v}; }
 
 TEST(seq_set, holds_what_was_inserted) {
   basic_seq_set<128> s;
+  EXPECT_FALSE(s.newest());
   s.insert(q(5));
   s.insert(q(70));
   EXPECT_TRUE(s.contains(q(5)));
@@ -16,6 +17,7 @@ TEST(seq_set, holds_what_was_inserted) {
   EXPECT_FALSE(s.contains(q(6)));
   s.erase(q(5));
   EXPECT_FALSE(s.contains(q(5)));
+  EXPECT_EQ(s.newest(), q(70));
 }
 
 TEST(seq_set, inserting_past_the_window_forgets_the_oldest) {
