@@ -8,6 +8,10 @@ namespace meshcast::lab {
 namespace {
 
 constexpr std::uint8_t k_ip_proto_tcp = 6;
+constexpr std::uint8_t k_ip_proto_udp = 17;
+/// Flows whose last packet left this long ago are forgotten (once the table is this big).
+constexpr double k_flow_idle_us = 1e6;
+constexpr std::size_t k_flow_table_prune = 4096;
 
 std::uint32_t be32(const std::uint8_t* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
@@ -35,6 +39,13 @@ std::optional<std::uint32_t> wire::node_of(std::uint32_t address) const {
   const auto it = by_address_.find(address);
   if (it == by_address_.end()) return std::nullopt;
   return it->second;
+}
+
+wire::flow_key wire::flow_of(const core::bytes& p) {
+  flow_key k{be32(p.data() + 12), be32(p.data() + 16), 0, p[9]};
+  const std::size_t ihl = static_cast<std::size_t>(p[0] & 0x0f) * 4;
+  if ((p[9] == k_ip_proto_tcp || p[9] == k_ip_proto_udp) && p.size() >= ihl + 4) k.ports = be32(p.data() + ihl);
+  return k;
 }
 
 bool wire::is_tracker_traffic(const core::bytes& p) const {
@@ -82,14 +93,29 @@ void wire::on_packet(std::uint32_t from, core::bytes packet, std::int64_t now_us
   const auto now = static_cast<double>(now_us);
   double depart = now;
   if (s_.upload_bps[from] > 0) {
-    const double start = std::max(now, up_free_[from]);
-    if (start - now > static_cast<double>(s_.max_queue.count())) {
-      ++stats_.queue_drops;
-      return;
+    const double tx = tx_us(packet.size(), s_.upload_bps[from]);
+    double& flow_sent = flow_sent_[flow_of(packet)];
+    if (flow_sent <= now) {
+      // A sparse flow (nothing of it queued): out ahead of the backlog, which leaves that much
+      // later — what is already queued keeps its times, the next packets wait for this one.
+      note_wait(0);
+      depart = now + tx;
+      up_free_[from] = std::max(up_free_[from], now) + tx;
+    } else {
+      const double start = std::max(now, up_free_[from]);
+      if (start - now > static_cast<double>(s_.max_queue.count())) {
+        ++stats_.queue_drops;
+        return;
+      }
+      note_wait(start - now);
+      up_free_[from] = start + tx;
+      depart = up_free_[from];
     }
-    note_wait(start - now);
-    up_free_[from] = start + tx_us(packet.size(), s_.upload_bps[from]);
-    depart = up_free_[from];
+    flow_sent = depart;
+    if (flow_sent_.size() > next_prune_) {
+      std::erase_if(flow_sent_, [&](const auto& kv) { return kv.second < now - k_flow_idle_us; });
+      next_prune_ = std::max(k_flow_table_prune, 2 * flow_sent_.size());  // amortised: O(1) a packet
+    }
   }
   // Lost after the uplink: the packet used the sender's capacity, as on a real path.
   if (s_.loss > 0 && lose_(rng_)) {

@@ -2,10 +2,15 @@
 // process. Every node's namespace has one TUN device; the lab reads each IPv4 packet a node sends,
 // gives it to the wire, and writes what the wire delivers into the destination's TUN. A packet
 // from a to b goes through, like a chunk in the simulator:
-//   a's uplink (FIFO at upload_bps; tail drop past max_queue of backlog) → loss (plan.loss)
+//   a's uplink (at upload_bps; tail drop past max_queue of backlog) → loss (plan.loss)
 //   → one-way delay (plan.one_way(a, b): both access delays plus the region delay)
 //   → b's downlink (FIFO at download_bps, same queue bound) → delivered.
-// Per-pair delays are constant and both queues FIFO, so one flow is never reordered.
+// The uplink is a FIFO except for sparse flows, as fq_codel (a home router's usual qdisc) treats
+// them: a packet of a flow (addresses and ports) with nothing of it still queued goes out ahead
+// of the backlog, so a node uploading a chunk does not hold up its own requests, haves and ACKs
+// on its other connections for the chunk's whole serialisation (as the in-process lab's shaper
+// and the simulator send control messages ahead of chunk data). A flow's packets never overtake
+// each other; per-pair delays are constant: one flow is never reordered.
 // tracker_stop is modelled by dropping TCP to and from the tracker port of one node (the origin,
 // which embeds the tracker): the tracker "stops answering" while the swarm carries on.
 // Why in user space and not tc netem: the kernel this lab must run on may lack sch_netem (this
@@ -96,6 +101,18 @@ class wire {
     bool operator()(const flight& a, const flight& b) const { return a.at != b.at ? a.at > b.at : a.order > b.order; }
   };
 
+  struct flow_key {
+    std::uint32_t src = 0, dst = 0;
+    std::uint32_t ports = 0;  // source << 16 | destination (TCP, UDP); 0 for other protocols
+    std::uint8_t proto = 0;
+    bool operator==(const flow_key&) const = default;
+  };
+  struct flow_hash {
+    std::size_t operator()(const flow_key& k) const {
+      return std::hash<std::uint64_t>{}((std::uint64_t{k.src} << 32 | k.dst) ^ (std::uint64_t{k.ports} << 8 | k.proto) * 0x9e3779b97f4a7c15ULL);
+    }
+  };
+  [[nodiscard]] static flow_key flow_of(const core::bytes& p);
   [[nodiscard]] bool is_tracker_traffic(const core::bytes& p) const;
   void note_wait(double us);
   void push(flight f);
@@ -104,6 +121,8 @@ class wire {
   wire_settings s_;
   std::unordered_map<std::uint32_t, std::uint32_t> by_address_;
   std::vector<double> up_free_, down_free_;  // µs at which each link is idle again
+  std::unordered_map<flow_key, double, flow_hash> flow_sent_;  // when each flow's last packet leaves its uplink
+  std::size_t next_prune_ = 4096;  // forget idle flows once the table grows past this
   std::vector<flight> heap_;
   std::uint64_t order_ = 0;
   std::mt19937_64 rng_;

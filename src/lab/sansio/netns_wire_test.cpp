@@ -75,6 +75,20 @@ TEST(netns_wire, the_uplink_serialises_at_its_rate) {
   EXPECT_EQ(run(w, 100'000), "1@10000 1@20000");
 }
 
+TEST(netns_wire, a_sparse_flow_goes_ahead_of_another_flows_backlog_and_no_flow_is_reordered) {
+  auto s = settings({0us, 0us, 0us});
+  s.upload_bps[0] = 1e6;  // 1250 bytes = 10 ms
+  wire w(s);
+  // A chunk's worth to node 1 on one connection: 30 ms of backlog.
+  for (int k = 0; k < 3; ++k) w.on_packet(0, packet(0, 1, 1250, 40000), 0);
+  // A 125-byte request to node 2 on another connection, 1 ms later: out at 2 ms, not at 31 ms.
+  w.on_packet(0, packet(0, 2, 125, 40001), 1'000);
+  // More of the chunk's connection waits behind the backlog, which the request pushed back 1 ms.
+  w.on_packet(0, packet(0, 1, 1250, 40000), 1'000);
+  EXPECT_EQ(run(w, 100'000), "2@2000 1@10000 1@20000 1@30000 1@41000");
+  EXPECT_EQ(w.stats().queue_wait_max_us, 30'000);
+}
+
 TEST(netns_wire, the_downlink_serialises_what_arrives_from_several_senders) {
   auto s = settings({0us, 0us, 0us});
   s.download_bps[2] = 1e6;
