@@ -49,13 +49,11 @@ wire::flow_key wire::flow_of(const core::bytes& p) {
 }
 
 bool wire::is_tracker_traffic(const core::bytes& p) const {
-  const std::size_t ihl = static_cast<std::size_t>(p[0] & 0x0f) * 4;
-  if (p[9] != k_ip_proto_tcp || p.size() < ihl + 4) return false;
+  const flow_key k = flow_of(p);
+  if (k.proto != k_ip_proto_tcp) return false;
   const std::uint32_t tracker = s_.addresses[s_.tracker_node];
-  const auto src = be32(p.data() + 12), dst = be32(p.data() + 16);
-  const std::uint16_t sport = static_cast<std::uint16_t>((p[ihl] << 8) | p[ihl + 1]);
-  const std::uint16_t dport = static_cast<std::uint16_t>((p[ihl + 2] << 8) | p[ihl + 3]);
-  return (dst == tracker && dport == s_.tracker_port) || (src == tracker && sport == s_.tracker_port);
+  const auto sport = static_cast<std::uint16_t>(k.ports >> 16), dport = static_cast<std::uint16_t>(k.ports);
+  return (k.dst == tracker && dport == s_.tracker_port) || (k.src == tracker && sport == s_.tracker_port);
 }
 
 void wire::note_wait(double us) {
