@@ -1,7 +1,8 @@
-// compact containers for the swarm node's per-neighbour state: Boost's vector and devector with
-// 32-bit sizes (16 and 24 bytes instead of 24 and 32). A node keeps ~18 neighbours, each with a
-// handful of mostly empty queues and maps, and the simulator keeps 10^6 nodes: the headers alone
-// were ~10 % of its memory. Nothing here holds 2^32 elements.
+// compact types for the swarm node's per-neighbour state: Boost's vector and devector with 32-bit
+// sizes (16 and 24 bytes instead of 24 and 32), the flat maps built on them, and an optional
+// duration in 8 bytes. A node keeps ~18 neighbours, each with a handful of mostly empty queues and
+// maps, and the simulator keeps 10^6 nodes: the headers alone were ~10 % of its memory. Nothing
+// here holds 2^32 elements.
 #pragma once
 
 #include <cstdint>

@@ -6,10 +6,9 @@
 
 #include <algorithm>
 #include <boost/container/devector.hpp>
-#include <boost/container/flat_map.hpp>
-#include <map>
 #include <random>
 
+#include "swarm/compact.hpp"
 #include "swarm/neighbours.hpp"
 #include "swarm/node.hpp"
 #include "swarm/picker.hpp"
@@ -17,7 +16,6 @@
 #include "swarm/push_policy.hpp"
 #include "swarm/rate_meter.hpp"
 #include "swarm/request_queue.hpp"
-#include "swarm/compact.hpp"
 #include "swarm/seq_set.hpp"
 #include "swarm/upload_budget.hpp"
 
@@ -43,11 +41,10 @@ constexpr std::int64_t k_min_window_span = 64;
 constexpr micros k_default_chunk_duration = 100ms;
 constexpr micros k_default_rtt = 100ms;
 constexpr std::size_t k_initial_burst_bytes = 16 * 1024;
-/// What a neighbour holds (and what we sent it) is tracked over this many sequence numbers: 512
-/// chunks is 51 s at 100 ms chunks (10 s at 20 ms), far more than the picker's k_max_pick_range
-/// or any playout delay; two sets per neighbour, inline, 64 bytes each (a 4096-bit set on the heap
-/// had been most of a simulated node's memory).
-using neighbour_seq_set = basic_seq_set<256>;
+/// What a neighbour holds (and what we sent it) is tracked over the picker's range, 25.6 s at 100
+/// ms chunks, more than any playout delay: two sets per neighbour, inline, 32 bytes of bits each
+/// (a 4096-bit set on the heap had been most of a simulated node's memory).
+using neighbour_seq_set = basic_seq_set<k_max_pick_range>;
 /// Share of upload_kbps the chunk payloads may use. The rest carries the framing, the control
 /// messages (a have per chunk per neighbour, requests, bitmaps) and the transport's headers: a
 /// link asked for 100 % of its rate in payload alone only queues, and its queue delays the haves

@@ -69,7 +69,7 @@ class rate_meter {
   }
 
   // A devector, not a std::deque: it allocates nothing while empty (a deque takes 576 bytes at
-  // once), and each neighbour has two meters.
+  // once), and each neighbour has one meter (its upload to us is a bucket_rate_meter).
   mutable compact_devector<std::pair<core::time_point, std::uint64_t>> samples_;
   mutable std::uint64_t sum_ = 0;
   mutable std::uint64_t total_bytes_ = 0;
@@ -80,8 +80,9 @@ class rate_meter {
 };
 
 /// Bytes per second over the last 2 s in eight 250 ms buckets: coarser than rate_meter (the
-/// window moves a bucket at a time, so it covers the last 1.75–2 s) and 40 bytes with no allocation. For figures that are only
-/// shown (a neighbour's upload rate), not decided on; a simulated node keeps one per neighbour.
+/// window moves a bucket at a time, so it covers the last 1.75–2 s) and 40 bytes with no
+/// allocation. For figures that are only shown (our upload to a neighbour), not decided on; a
+/// simulated node keeps one per neighbour.
 class bucket_rate_meter {
  public:
   static constexpr std::int64_t k_bucket_us = 250'000;

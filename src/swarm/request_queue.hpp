@@ -42,7 +42,6 @@ class outstanding_requests {
  public:
   /// Returns false when `seq` was outstanding already: its timeout is replaced.
   bool add(chunk_seq seq, core::time_point timeout_at);
-  bool erase(chunk_seq seq) { return take(seq).has_value(); }
   /// Erases `seq` and returns when it would have timed out (nullopt: it was not outstanding).
   std::optional<core::time_point> take(chunk_seq seq);
   [[nodiscard]] bool contains(chunk_seq seq) const;

@@ -42,6 +42,16 @@ TEST(outstanding_requests, expire_returns_the_timed_out_ones_in_order) {
   EXPECT_TRUE(r.contains(core::chunk_seq{2}));
 }
 
+TEST(outstanding_requests, take_returns_the_timeout_and_keeps_the_earliest_exact) {
+  outstanding_requests r;
+  EXPECT_TRUE(r.add(core::chunk_seq{1}, t0 + 50ms));
+  EXPECT_TRUE(r.add(core::chunk_seq{2}, t0 + 200ms));
+  EXPECT_FALSE(r.add(core::chunk_seq{2}, t0 + 100ms));  // already out: its timeout replaced
+  EXPECT_EQ(r.take(core::chunk_seq{1}), t0 + 50ms);
+  EXPECT_EQ(r.next_timeout(), t0 + 100ms);
+  EXPECT_FALSE(r.take(core::chunk_seq{1}));
+}
+
 TEST(rate_meter, measures_bytes_per_second_over_its_window) {
   rate_meter m;  // 2 s window
   for (int i = 0; i < 40; ++i) m.add(30'000, t0 + i * 100ms);  // 300 000 bytes/s for 4 s

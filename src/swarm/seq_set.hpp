@@ -29,7 +29,8 @@ class basic_seq_set {
     if (s < base_) return false;
     if (s - base_ >= static_cast<std::int64_t>(Bits)) advance_to(s - (Bits - 1));
     word(s) |= bit(s);
-    if (s.value() >= newest_plus_one_) newest_plus_one_ = s.value() + 1;
+    // Saturating: a (hostile) have of the largest number must not wrap to "nothing inserted".
+    if (s.value() >= newest_plus_one_) newest_plus_one_ = s.value() + (s.value() < UINT64_MAX ? 1 : 0);
     return true;
   }
   void erase(chunk_seq s) {
@@ -48,7 +49,8 @@ class basic_seq_set {
     base_ = s;
   }
 
-  /// The highest number ever inserted (even if erased or forgotten since).
+  /// The highest number ever inserted (even if erased or forgotten since; the largest possible
+  /// number reads as one less).
   [[nodiscard]] std::optional<chunk_seq> newest() const {
     if (newest_plus_one_ == 0) return std::nullopt;
     return chunk_seq{newest_plus_one_ - 1};

@@ -39,5 +39,14 @@ TEST(seq_set, a_far_jump_clears_everything) {
   EXPECT_TRUE(s.contains(q(1'000'000'000)));
 }
 
+TEST(seq_set, a_have_of_the_largest_number_still_counts_as_inserted) {
+  basic_seq_set<128> s;
+  s.insert(q(10));
+  s.insert(q(UINT64_MAX));
+  ASSERT_TRUE(s.newest());
+  EXPECT_GT(*s.newest(), q(10));
+  EXPECT_TRUE(s.contains(q(UINT64_MAX)));
+}
+
 }  // namespace
 }  // namespace meshcast::swarm
