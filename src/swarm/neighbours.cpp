@@ -169,6 +169,7 @@ std::optional<neighbour_id> least_useful_peer(std::span<const member_view> membe
   const member_view* worst = nullptr;
   for (const member_view& m : members) {
     if (m.role != ps::node_role::peer || now - m.since < min_age) continue;
+    if (m.engaged) continue;  // dropping it would lose what is under way
     if (!worst || m.useful_bytes < worst->useful_bytes) worst = &m;
   }
   if (!worst) return std::nullopt;

@@ -4,8 +4,9 @@
 //     dialled once is not dialled again before `redial_backoff`.
 //   admit() — keep or refuse a connection that finished its handshake.
 //   least_useful_peer() — the replacement victim: the peer neighbour (never the origin or an
-//     edge) that gave us the fewest useful bytes over the last interval, among those connected
-//     for at least that long.
+//     edge) that exchanged the fewest useful chunk bytes with us (either way) over the last
+//     interval, among those connected for at least that long and with no request under way
+//     either way.
 // Plain value types and pure functions; no thread affinity.
 #pragma once
 
@@ -91,7 +92,11 @@ struct member_view {
   neighbour_id id = 0;
   ps::node_role role = ps::node_role::peer;
   core::time_point since;
-  std::uint64_t useful_bytes = 0;  ///< new chunk payload bytes it sent us over the last interval
+  /// Chunk payload bytes exchanged over the last interval: new chunks it sent us plus chunks we
+  /// sent it. A neighbour we feed counts as much as one that feeds us: dropping it would cut a
+  /// peer that depends on us.
+  std::uint64_t useful_bytes = 0;
+  bool engaged = false;  ///< requests under way either way (ours at it, its at us, an answer ready)
 };
 
 std::optional<neighbour_id> least_useful_peer(std::span<const member_view> members, core::time_point now,

@@ -19,7 +19,8 @@ ps::node_id id(char c) {
 ps::peer_address addr(char c, std::uint16_t port = 7000) { return {id(c), "10.0.0.1", port}; }
 
 // Replacement from a fixture: "a:peer:900 b:peer:100 c:origin:0 d:peer:50:new" — name, role,
-// useful bytes over the last interval, and "new" for one connected less than an interval ago.
+// useful bytes over the last interval, and "new" for one connected less than an interval ago or
+// "busy" for one with requests under way.
 // Returns the victim's name, or "" for none.
 std::string replace(std::string_view spec) {
   std::vector<member_view> members;
@@ -39,6 +40,7 @@ std::string replace(std::string_view spec) {
                               : ps::node_role::peer;
     m.useful_bytes = std::stoull(bytes);
     m.since = age == "new" ? t0 - 5s : t0 - 60s;
+    m.engaged = age == "busy";
     members.push_back(m);
   }
   const auto v = least_useful_peer(members, t0, 10s);
@@ -52,6 +54,11 @@ TEST(neighbour_replacement, drops_the_peer_that_gave_us_least) {
 TEST(neighbour_replacement, never_the_origin_nor_an_edge_nor_a_newcomer) {
   EXPECT_EQ(replace("a:peer:900 c:origin:0 e:edge:0 d:peer:50:new"), "a");
   EXPECT_EQ(replace("c:origin:0 d:peer:0:new"), "");
+}
+
+TEST(neighbour_replacement, never_one_with_requests_under_way) {
+  EXPECT_EQ(replace("a:peer:900 b:peer:0:busy c:peer:400"), "c");
+  EXPECT_EQ(replace("b:peer:0:busy"), "");
 }
 
 TEST(neighbour_admission, refuses_ourselves_banned_duplicates_and_when_full) {

@@ -241,7 +241,8 @@ void node::impl::maybe_dial(time_point now) {
 void node::impl::replace_worst(time_point now) {
   std::vector<member_view> members;
   for (const auto& [id, nb] : nbs) {
-    if (!nb.closing) members.push_back({id, nb.hello.role, nb.since, nb.useful_recent});
+    if (!nb.closing) members.push_back({id, nb.hello.role, nb.since, nb.useful_recent,
+                                         !nb.asked.empty() || !nb.serving.empty() || nb.ready.has_value()});
   }
   const auto excluded = [&](const ps::node_id& id) {
     return by_node.count(id) != 0 || dialing.count(id) != 0 || bans.banned(id, now);
@@ -354,6 +355,7 @@ std::optional<ps::message> node::next_message_for(neighbour_id n, core::time_poi
   const std::size_t size = d.chunk->size();
   nb->up.add(size, now);
   nb->bytes_up += size;
+  nb->useful_recent += size;
   impl_->total_up.add(size, now);
   impl_->stats.bytes_up.add(nb->hello.role, size);
   (d.pushed ? impl_->stats.chunks_pushed_out : impl_->stats.requests_served) += 1;

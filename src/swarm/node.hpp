@@ -59,7 +59,11 @@ struct node_settings {
   /// ~4.5 % duplicates at 3, ~2.1 % at 1, continuity no worse).
   std::size_t relay_fanout = 1;
   core::micros playout_delay{1'500'000};  ///< deadline = source time + this (urgency of pulls)
-  core::micros neighbour_replace_interval{10'000'000};
+  /// Every this often, the peer neighbour that exchanged the fewest chunk bytes with us (either
+  /// way) over the interval is dropped for an untried candidate; newer neighbours are spared.
+  /// 3 s, not 10: the overlay a flash crowd starts with is random, and this is what sorts it
+  /// (docs/swarm.md, "Neighbours").
+  core::micros neighbour_replace_interval{3'000'000};
   core::micros ban_duration{60'000'000};
   std::uint64_t seed = 1;
 

@@ -119,7 +119,7 @@ struct neighbour_state {
   outstanding_requests asked;  // our requests at it
   rate_meter down;             // chunk payload bytes from it (decides how much we ask of it)
   bucket_rate_meter up;        // ...to it (only shown: coarse, no allocation)
-  std::uint64_t useful_recent = 0;
+  std::uint64_t useful_recent = 0;  // chunk bytes both ways since the last replacement round
   std::uint64_t bytes_up = 0;  // (what it sent us: down.total())
   // Moving average (0..1): it had not got our chunks of ~200 ms before from anyone but us, i.e.
   // it sits downstream of us; push targets are weighted by its square.

@@ -529,18 +529,42 @@ TEST(swarm_node, the_least_useful_peer_is_replaced_after_the_interval) {
   f.up('b');
   f.up('o', ps::node_role::origin);
   f.n->on_candidates({{id_of('c'), "10.0.0.3", 7003}}, f.now);
-  f.at(9s);
-  for (std::uint64_t q = 90; q < 95; ++q) {
+  f.at(2s);
+  for (std::uint64_t q = 20; q < 25; ++q) {
     f.now = t0 + std::chrono::milliseconds(100 * q + 20);
     f.push('a', q);  // a is useful; b and the origin sent nothing
   }
   f.drain_all();
-  f.at(10s);
+  f.at(2900ms);
+  EXPECT_FALSE(f.n->poll_disconnect());  // not before the interval (3 s)
+  f.at(3s);
   const auto d = f.n->poll_disconnect();
   ASSERT_TRUE(d);
   EXPECT_EQ(d->neighbour, f.ids['b']);
   EXPECT_EQ(d->reason, ps::close_reason::replaced);
   EXPECT_EQ(dialled(f), "c");
+}
+
+TEST(swarm_node, a_neighbour_we_feed_is_as_useful_as_one_that_feeds_us) {
+  node_fixture f(ps::node_role::peer, [](node_settings& s) {
+    s.min_neighbours = 2;
+    s.starve_after = 60s;
+  });
+  f.up('a');
+  f.up('b');
+  f.up('d');
+  f.n->on_candidates({{id_of('c'), "10.0.0.3", 7003}}, f.now);
+  f.at(2s);
+  for (std::uint64_t q = 20; q < 25; ++q) {
+    f.now = t0 + std::chrono::milliseconds(100 * q + 20);
+    f.push('a', q);                                  // a feeds us
+    f.deliver('b', ps::request{{core::chunk_seq{q}}});  // we feed b
+    f.drain_all();
+  }
+  f.at(3s);
+  const auto d = f.n->poll_disconnect();
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->neighbour, f.ids['d']);  // d exchanged nothing; b is kept
 }
 
 // --- what the driver reads ----------------------------------------------------------------------

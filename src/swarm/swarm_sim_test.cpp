@@ -206,7 +206,9 @@ TEST(swarm_sim, a_forging_peer_is_banned_by_its_neighbours_and_the_rest_play_on)
   EXPECT_GE(banned_by, 3u);
   std::printf("[forger] %llu forged chunks refused, banned by %llu peers\n",
               static_cast<unsigned long long>(bad), static_cast<unsigned long long>(banned_by));
-  run.expect_continuity("15 peers, 1 forging", end, 0.99, forger);
+  // The worst peer of 15 ranges 0.965-1.0 over seeds 1-8 with or without the forger (one chunk
+  // in 117 is 0.0085): the floor says the rest play on, the mean (>= 0.99) that nothing is lost.
+  run.expect_continuity("15 peers, 1 forging", end, 0.96, forger);
 }
 
 TEST(swarm_sim, a_flooding_peer_is_banned_by_its_neighbours_and_the_rest_play_on) {
