@@ -445,9 +445,9 @@ std::vector<neighbour_info> node::neighbours() const {
     i.listen_port = nb.hello.listen_port;
     i.rtt = nb.rtt;
     i.since = nb.since;
-    i.rate_down = nb.down.rate(impl_->last_now);
+    i.rate_down = nb.down.rate(impl_->last_now, nb.since);
     i.rate_up = nb.up.rate(impl_->last_now);
-    i.bytes_down = nb.down.total();
+    i.bytes_down = nb.bytes_down;
     i.bytes_up = nb.bytes_up;
     i.requests_outstanding = nb.asked.size();
     i.requests_queued = nb.serving.size();
@@ -462,7 +462,7 @@ bool node::starving(core::time_point now) const { return impl_->starving(now); }
 
 bool node::take_candidates_wanted() { return std::exchange(impl_->candidates_wanted, false); }
 std::optional<core::chunk_seq> node::join_point() const { return impl_->join; }
-double node::rate_down(core::time_point now) const { return impl_->total_down.rate(now); }
-double node::rate_up(core::time_point now) const { return impl_->total_up.rate(now); }
+double node::rate_down(core::time_point now) const { return impl_->total_down.rate(now, impl_->started_at); }
+double node::rate_up(core::time_point now) const { return impl_->total_up.rate(now, impl_->started_at); }
 
 }  // namespace meshcast::swarm

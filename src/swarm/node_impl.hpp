@@ -117,10 +117,11 @@ struct neighbour_state {
   neighbour_seq_set has;       // what it holds, from its bitmap, haves and chunks exchanged
   neighbour_seq_set sent;      // chunks we sent it (so it has them because of us)
   outstanding_requests asked;  // our requests at it
-  rate_meter down;             // chunk payload bytes from it (decides how much we ask of it)
-  bucket_rate_meter up;        // ...to it (only shown: coarse, no allocation)
+  bucket_rate_meter down;      // chunk payload bytes from it (decides how much we ask of it)
+  bucket_rate_meter up;        // ...to it (only shown)
   std::uint64_t useful_recent = 0;  // chunk bytes both ways since the last replacement round
-  std::uint64_t bytes_up = 0;  // (what it sent us: down.total())
+  std::uint64_t bytes_down = 0;
+  std::uint64_t bytes_up = 0;
   // Moving average (0..1): it had not got our chunks of ~200 ms before from anyone but us, i.e.
   // it sits downstream of us; push targets are weighted by its square.
   double behind = 0.5;
@@ -382,7 +383,7 @@ struct node::impl {
   candidate_list candidates;
   ban_list bans;
   node_stats stats;
-  rate_meter total_down, total_up;
+  bucket_rate_meter total_down, total_up;
 
   // Flat maps: a node has a few dozen neighbours and wanted chunks at most, and every input
   // walks some of these (std::map's node hops were a tenth of the simulator's time).

@@ -151,6 +151,7 @@ void node::impl::on_chunk(neighbour_state& nb, const ps::chunk_data& d, time_poi
   const chunk_seq seq = c->seq();
   const std::size_t size = c->size();
   nb.down.add(size, now);
+  nb.bytes_down += size;
   total_down.add(size, now);
   stats.bytes_down.add(nb.hello.role, size);
   nb.has.insert(seq);

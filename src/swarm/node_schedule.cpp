@@ -98,7 +98,7 @@ void node::impl::pick(time_point now) {
     pn.id = id;
     pn.cls = class_of(nb.hello.role);
     pn.response = nb.response.value_or(nb.rtt.value_or(k_default_rtt) + transfer_time(0));
-    const std::size_t limit = request_limit(nb.down.rate(now), chunk_bytes, rq);
+    const std::size_t limit = request_limit(nb.down.rate(now, nb.since), chunk_bytes, rq);
     pn.free_slots = nb.busy_until > now || nb.asked.size() >= limit ? 0 : limit - nb.asked.size();
     if (nb.busy_until > now) busy_end = busy_end ? std::min(*busy_end, nb.busy_until) : nb.busy_until;
     pn.outstanding = nb.asked.size();
@@ -135,7 +135,7 @@ void node::impl::pick(time_point now) {
     seqs.reserve(e - b);
     for (; b < e; ++b) seqs.push_back(result.picks[order[b].second].seq);
     neighbour_state& nb = nbs.at(id);
-    const double rate = nb.down.rate(now);
+    const double rate = nb.down.rate(now, nb.since);
     const micros rtt = nb.rtt.value_or(k_default_rtt);
     for (const chunk_seq seq : seqs) {
       micros timeout = request_timeout(rtt, nb.asked.size(), chunk_bytes, rate, rq);

@@ -52,21 +52,6 @@ TEST(outstanding_requests, take_returns_the_timeout_and_keeps_the_earliest_exact
   EXPECT_FALSE(r.take(core::chunk_seq{1}));
 }
 
-TEST(rate_meter, measures_bytes_per_second_over_its_window) {
-  rate_meter m;  // 2 s window
-  for (int i = 0; i < 40; ++i) m.add(30'000, t0 + i * 100ms);  // 300 000 bytes/s for 4 s
-  EXPECT_NEAR(m.rate(t0 + 3900ms), 300'000, 15'000);
-  EXPECT_NEAR(m.rate(t0 + 5s), 150'000, 15'000);  // the last second had nothing
-  EXPECT_EQ(m.total(), 1'200'000u);
-}
-
-TEST(rate_meter, a_young_meter_divides_by_its_age_not_the_window) {
-  rate_meter m;  // 2 s window
-  m.add(30'000, t0);
-  m.add(30'000, t0 + 1s);
-  EXPECT_NEAR(m.rate(t0 + 1s), 60'000, 1);
-}
-
 TEST(bucket_rate_meter, measures_bytes_per_second_over_the_last_two_seconds) {
   bucket_rate_meter m;
   for (int i = 0; i < 40; ++i) m.add(30'000, t0 + i * 100ms);  // 300 000 bytes/s for 4 s
@@ -76,6 +61,17 @@ TEST(bucket_rate_meter, measures_bytes_per_second_over_the_last_two_seconds) {
   EXPECT_EQ(m.rate(t0 + 10s), 0);                // long quiet: every bucket expired
   m.add(30'000, t0 + 10s);
   EXPECT_NEAR(m.rate(t0 + 10s), 15'000, 1);
+}
+
+TEST(bucket_rate_meter, a_young_meter_divides_by_its_age_not_the_window) {
+  bucket_rate_meter m;
+  const auto since = t0 + 10s;
+  m.add(50'000, since + 100ms);
+  EXPECT_DOUBLE_EQ(m.rate(since + 1s, since), 50'000.0);       // over its 1 s of age
+  EXPECT_DOUBLE_EQ(m.rate(since + 200ms, since), 100'000.0);   // at least a quarter of the window
+  EXPECT_DOUBLE_EQ(m.rate(since + 1500ms, since), 50'000.0 / 1.5);
+  EXPECT_DOUBLE_EQ(m.rate(since + 1500ms), 25'000.0);          // without an age: over 2 s
+  EXPECT_DOUBLE_EQ(m.rate(since + 3s, since), 0.0);            // its bucket left the window
 }
 
 }  // namespace
