@@ -129,7 +129,7 @@ void node::impl::step(time_point now) {
     next_candidates_ask = now;
     candidates_ask_gap = s.starve_after;
     next_housekeeping = now;
-    next_replace = now + s.neighbour_replace_interval;
+    next_replace = now + replace_interval(now);
     next_pex = now + s.pex_interval;
   }
   if (now > last_now) last_now = now;
@@ -140,7 +140,7 @@ void node::impl::step(time_point now) {
   }
   if (now >= next_replace) {
     replace_worst(now);
-    next_replace = now + s.neighbour_replace_interval;
+    next_replace = now + replace_interval(now);
   }
   if (now >= next_pex) {
     send_pex(now);
@@ -238,6 +238,10 @@ void node::impl::maybe_dial(time_point now) {
   }
 }
 
+micros node::impl::replace_interval(time_point now) const {
+  return now - started_at < s.young_for ? s.young_replace_interval : s.neighbour_replace_interval;
+}
+
 void node::impl::replace_worst(time_point now) {
   std::vector<member_view> members;
   for (const auto& [id, nb] : nbs) {
@@ -249,7 +253,7 @@ void node::impl::replace_worst(time_point now) {
   };
   if (s.role != ps::node_role::origin && live_count() >= s.min_neighbours &&
       candidates.has_next(now, excluded)) {
-    if (const auto victim = least_useful_peer(members, now, s.neighbour_replace_interval)) {
+    if (const auto victim = least_useful_peer(members, now, replace_interval(now))) {
       ++stats.replaced;
       drop(nbs.at(*victim), ps::close_reason::replaced, "replaced by a more useful neighbour", now);
       if (const auto a = candidates.next(now, excluded)) {

@@ -61,9 +61,14 @@ struct node_settings {
   core::micros playout_delay{1'500'000};  ///< deadline = source time + this (urgency of pulls)
   /// Every this often, the peer neighbour that exchanged the fewest chunk bytes with us (either
   /// way) over the interval is dropped for an untried candidate; newer neighbours are spared.
-  /// 3 s, not 10: the overlay a flash crowd starts with is random, and this is what sorts it
+  /// 3 s, not 10: the overlay a crowd starts with is random, and this is what sorts it
   /// (docs/swarm.md, "Neighbours").
   core::micros neighbour_replace_interval{3'000'000};
+  /// ...and every this often while the node is younger than `young_for`: a joiner knows nothing
+  /// of the neighbours it was handed, and sorting them in its first seconds is what saves its
+  /// first chunks.
+  core::micros young_replace_interval{500'000};
+  core::micros young_for{10'000'000};
   core::micros ban_duration{60'000'000};
   std::uint64_t seed = 1;
 

@@ -205,6 +205,7 @@ struct node::impl {
     return starving(now) && now - started_at >= s.starve_after;
   }
   void replace_worst(time_point now);
+  [[nodiscard]] micros replace_interval(time_point now) const;
   void send_pex(time_point now);
   [[nodiscard]] std::vector<ps::peer_address> pex_entries(neighbour_id except) const;
 

@@ -448,6 +448,7 @@ TEST(swarm_node, a_starving_peer_asks_for_candidates_and_dials_up_to_max_neighbo
     s.min_neighbours = 2;
     s.max_neighbours = 4;
     s.neighbour_replace_interval = 60s;  // a stays
+    s.young_for = 0s;
   });
   f.up('a');
   f.up('b');
@@ -524,6 +525,7 @@ TEST(swarm_node, the_least_useful_peer_is_replaced_after_the_interval) {
   node_fixture f(ps::node_role::peer, [](node_settings& s) {
     s.min_neighbours = 2;
     s.starve_after = 60s;  // not starving meanwhile: that would dial c at once
+    s.young_for = 0s;      // the steady cadence from the start (the young one: below)
   });
   f.up('a');
   f.up('b');
@@ -545,10 +547,36 @@ TEST(swarm_node, the_least_useful_peer_is_replaced_after_the_interval) {
   EXPECT_EQ(dialled(f), "c");
 }
 
+TEST(swarm_node, a_young_node_replaces_every_half_second_then_every_three) {
+  node_fixture f(ps::node_role::peer, [](node_settings& s) {
+    s.min_neighbours = 2;
+    s.starve_after = 60s;
+    s.young_for = 2s;  // (10 s by default)
+  });
+  for (const char c : std::string("abcdefgh")) f.up(c);
+  std::vector<ps::peer_address> cands;
+  for (int k = 0; k < 20; ++k) cands.push_back({id_of(static_cast<char>('A' + k)), "10.0.1." + std::to_string(k), 7000});
+  f.n->on_candidates(cands, f.now);
+  std::vector<std::int64_t> at_ms;  // when a neighbour was dropped as replaced
+  for (core::micros t = 1ms; t <= 9s; t += 1ms) {
+    f.at(t);
+    while (const auto d = f.n->poll_disconnect()) {
+      if (d->reason == ps::close_reason::replaced) at_ms.push_back((t / 1ms));
+    }
+    while (f.n->poll_dial()) {
+    }
+  }
+  // Started when the first neighbour came (0 s): young until 2 s, replacing every 0.5 s among
+  // neighbours 0.5 s old; then every 3 s among neighbours 3 s old (at 2 s none is: the round
+  // passes). The least useful goes each time (all are equal here), one of eight at a time.
+  EXPECT_EQ(at_ms, (std::vector<std::int64_t>{500, 1000, 1500, 5000, 8000}));
+}
+
 TEST(swarm_node, a_neighbour_we_feed_is_as_useful_as_one_that_feeds_us) {
   node_fixture f(ps::node_role::peer, [](node_settings& s) {
     s.min_neighbours = 2;
     s.starve_after = 60s;
+    s.young_for = 0s;
   });
   f.up('a');
   f.up('b');
