@@ -128,7 +128,7 @@ TEST(swarm_sim, thirty_peers_play_on_time_on_three_origin_copies_with_few_duplic
   run.expect_continuity("30 peers", end, 0.95);
   EXPECT_LT(run.origin_egress(end), 4.0);
   // Duplicates: 4.2-5.2 % over seeds 1-8 (a joiner's fast neighbour replacement in its first
-  // 10 s adds ~0.6 points: a new neighbour can be pushed a chunk before its bitmap says it has it).
+  // 10 s adds ~0.6 points; more new connections, whose source is not measured separately).
   EXPECT_LT(run.duplicate_share(), 0.065);
   std::printf("[30 peers] delay p50 %.0f ms, p95 %.0f ms, p99 %.0f ms; control overhead %.2f%%\n",
               run.delay_ms(0.5), run.delay_ms(0.95), run.delay_ms(0.99), 100 * run.control_overhead());
