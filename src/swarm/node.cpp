@@ -243,16 +243,18 @@ micros node::impl::replace_interval(time_point now) const {
 }
 
 void node::impl::replace_worst(time_point now) {
-  std::vector<member_view> members;
-  for (const auto& [id, nb] : nbs) {
-    if (!nb.closing) members.push_back({id, nb.hello.role, nb.since, nb.useful_recent,
-                                         !nb.asked.empty() || !nb.serving.empty() || nb.ready.has_value()});
-  }
   const auto excluded = [&](const ps::node_id& id) {
     return by_node.count(id) != 0 || dialing.count(id) != 0 || bans.banned(id, now);
   };
+  // The member list only when a round can replace (every 0.5 s while the node is young).
   if (s.role != ps::node_role::origin && live_count() >= s.min_neighbours &&
       candidates.has_next(now, excluded)) {
+    std::vector<member_view> members;
+    members.reserve(live_count());
+    for (const auto& [id, nb] : nbs) {
+      if (!nb.closing) members.push_back({id, nb.hello.role, nb.since, nb.useful_recent,
+                                           !nb.asked.empty() || !nb.serving.empty() || nb.ready.has_value()});
+    }
     if (const auto victim = least_useful_peer(members, now, replace_interval(now))) {
       ++stats.replaced;
       drop(nbs.at(*victim), ps::close_reason::replaced, "replaced by a more useful neighbour", now);
