@@ -114,6 +114,12 @@ void add_experiment_commands(CLI::App& app, experiment_settings& lab, experiment
                 "In one process: event loops to spread the nodes over, one thread each (default: one per "
                 "hardware core)")
       ->check(CLI::Range(1, 256));
+  l->add_option("--dilation", lab.dilation,
+                "In one process: run K times slower than real time — every node's clock, link rate and delay, "
+                "timer and the source are dilated by K, so K times the peers fit the same cores; figures are in "
+                "the nodes' time")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 50.0));
   auto* s = app.add_subcommand("sim", "Run a scenario in the discrete-event simulator (same swarm code, virtual time)");
   add_common(s, sim);
   s->add_option("--log-window", sim.log_window_s, "Seconds of chunks each simulated node keeps")
@@ -129,6 +135,10 @@ void add_experiment_commands(CLI::App& app, experiment_settings& lab, experiment
 int run_lab(const experiment_settings& s) {
   auto p = prepare(s, "lab");
   if (!p) return 2;
+  if (s.netns && s.dilation != 1) {
+    spdlog::error("lab: --dilation is for the in-process mode (the namespaces' kernels keep real time)");
+    return 2;
+  }
   spdlog::info("lab: scenario '{}': {} nodes ({} peers), {:.0f} s, {}", p->scn.name, p->plan.nodes.size(),
                p->plan.peer_count(), p->scn.duration_s, s.netns ? "network namespaces" : "one process");
   const auto start = std::chrono::time_point_cast<core::micros>(std::chrono::system_clock::now());
@@ -137,6 +147,7 @@ int run_lab(const experiment_settings& s) {
   ls.meshcast_binary = s.self_binary;
   ls.work_dir = (std::filesystem::path(p->out) / "nodes").string();
   ls.threads = s.threads;
+  ls.dilation = s.dilation;
   lab::in_process_figures figures;
   auto r = s.netns ? lab::run_netns(p->scn, p->plan, c, ls) : lab::run_in_process(p->scn, p->plan, c, ls, &figures);
   if (!r) {

@@ -23,6 +23,7 @@ struct experiment_settings {
   std::optional<std::uint64_t> seed;
   bool netns = false;    ///< lab: one process per node in network namespaces
   std::size_t threads = 0;  ///< lab in one process: event loops (0 = one per hardware core)
+  double dilation = 1;      ///< lab in one process: time runs this many times slower than real time
   bool no_plots = false;
   std::size_t sample = 2000;  ///< viewers whose per-chunk records are kept
   std::uint32_t log_window_s = 10;  ///< sim: chunk log window per simulated node

@@ -29,6 +29,37 @@ class system_clock final : public clock {
   }
 };
 
+/// The wall clock slowed down `factor` times from `anchor` on: the lab's time dilation. Every
+/// node of a dilated lab reads its time here and converts its timer spans with to_wall(), so
+/// its links (rates, delays), timers and source all run `factor` times slower than real time
+/// and the same machine can run `factor` times more of them ("time-warped" emulation). Factor
+/// 1 (the default, every real node) is the wall clock itself.
+class dilated_clock final : public clock {
+ public:
+  dilated_clock() = default;
+  dilated_clock(time_point anchor, double factor) : anchor_(anchor), factor_(factor < 1 ? 1 : factor) {}
+
+  [[nodiscard]] time_point now() const override {
+    const auto wall = std::chrono::time_point_cast<micros>(std::chrono::system_clock::now());
+    if (factor_ == 1) return wall;
+    return anchor_ + micros{static_cast<std::int64_t>(static_cast<double>((wall - anchor_).count()) / factor_)};
+  }
+  /// A span of this clock's time in wall-clock (steady timer) time.
+  [[nodiscard]] micros to_wall(micros d) const {
+    if (factor_ == 1) return d;
+    const double wall = static_cast<double>(d.count()) * factor_;
+    if (wall >= 9.2e18) return micros::max();  // "never" stays never
+    return micros{static_cast<std::int64_t>(wall)};
+  }
+  /// A span of wall-clock time in this clock's time.
+  [[nodiscard]] double from_wall_ms(double wall_ms) const { return wall_ms / factor_; }
+  [[nodiscard]] double factor() const { return factor_; }
+
+ private:
+  time_point anchor_{};
+  double factor_ = 1;
+};
+
 /// Monotonic microseconds for measuring intervals inside one process (benchmarks, rate meters).
 inline std::int64_t steady_us() {
   return std::chrono::duration_cast<micros>(std::chrono::steady_clock::now().time_since_epoch())

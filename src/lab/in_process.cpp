@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <ctime>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,7 @@
 
 #include "chunk/signer.hpp"
 #include "lab/in_process_memo.hpp"
+#include "media/demux_source.hpp"
 #include "media/live_stream.hpp"
 #include "media/source.hpp"
 #include "media/test_source.hpp"
@@ -55,8 +57,6 @@ constexpr std::size_t k_arrival_records = 4096;  // drained every 100 ms: ~1 chu
 /// peers join (its encoder needs ~1 s to start; a real origin is on air before its audience),
 /// as in the netns mode.
 constexpr core::micros k_origin_lead{2'000'000};
-
-core::time_point wall_now() { return core::system_clock{}.now(); }
 
 double thread_cpu_s(clockid_t id) {
   timespec ts{};
@@ -99,7 +99,8 @@ std::size_t raise_fd_limit(std::size_t wanted) {
 /// the loop from its own thread; `alive_` keeps posted work from touching a stopped runner.
 class lab_source {
  public:
-  lab_source(asio::io_context& io, media::live_stream& stream) : io_(io), stream_(stream) {}
+  lab_source(asio::io_context& io, media::live_stream& stream, const core::dilated_clock& clock)
+      : io_(io), stream_(stream), clock_(clock) {}
   ~lab_source() { stop(); }
   lab_source(const lab_source&) = delete;
   lab_source& operator=(const lab_source&) = delete;
@@ -115,7 +116,7 @@ class lab_source {
       });
     };
     cb.on_frame = [this, alive](media::frame f) {
-      const core::time_point now = wall_now();
+      const core::time_point now = clock_.now();
       asio::post(io_, [this, alive, now, f = std::move(f)] {
         if (alive.lock()) on_frame(f, now);
       });
@@ -158,6 +159,7 @@ class lab_source {
 
   asio::io_context& io_;
   media::live_stream& stream_;
+  const core::dilated_clock& clock_;  // the nodes' time: frames are stamped with it
   std::unique_ptr<media::source> source_;
   std::shared_ptr<bool> alive_;
   bool publishing_ = false;
@@ -285,11 +287,13 @@ struct loop_shard {
 
 class runner {
  public:
-  runner(const scenario::scenario& s, const scenario::plan& p, report::collector& c, std::size_t threads)
+  runner(const scenario::scenario& s, const scenario::plan& p, report::collector& c, std::size_t threads,
+         double dilation)
       : s_(s),
         p_(p),
         feed_(c),
         start_(c.settings().start),
+        clock_(start_, dilation),
         t0_(start_ + k_origin_lead),
         end_(t0_ + p.duration),
         signer_(chunk::signer::generate()),
@@ -328,7 +332,7 @@ class runner {
       sh->next_sample = std::chrono::steady_clock::now();
       arm_sampler(*sh);
       arm_actions(*sh);
-      sh->end_timer.expires_after(std::max(end_ - wall_now(), core::micros{0}));
+      sh->end_timer.expires_after(clock_.to_wall(std::max(end_ - clock_.now(), core::micros{0})));
       sh->end_timer.async_wait([this, &shard = *sh](boost::system::error_code ec) {
         if (!ec) finish_loop(shard);
       });
@@ -373,6 +377,7 @@ class runner {
       figures->retransmissions = retransmissions_;
       figures->fd_limit = fd_limit_;
       figures->stream_kbps = stream_kbps_;
+      figures->dilation = clock_.factor();
     }
     if (setup_error_) return *setup_error_;
     if (!result_) return core::make_error(lab_errc::node_failed, "lab: the run ended before its end time");
@@ -444,7 +449,7 @@ class runner {
     net::http_settings hs;
     hs.endpoint = tracker_ep_;
     auto server = std::make_unique<net::http_server>(io_, tracker_streams_, hs);
-    net::add_tracker_routes(*server, tracker_);
+    net::add_tracker_routes(*server, tracker_, clock_);
     if (auto r = server->start(); !r) return core::make_error(lab_errc::setup, "lab: tracker: " + r.error().message);
     tracker_ep_ = server->local_endpoint();
     // Set once, before the loops run: peers on every loop read it (a restart keeps the port).
@@ -507,6 +512,7 @@ class runner {
     net::swarm_transport_settings ts;
     ts.listen = tcp::endpoint(asio::ip::address_v4::loopback(), 0);
     ts.max_connections = std::max<std::size_t>(256, ns.max_neighbours + 16);
+    ts.clock = clock_;
     if (shaped_) {
       net::link_shaper_settings ls;
       ls.upload_bps = pn.upload_bps;
@@ -527,7 +533,7 @@ class runner {
     });
     if (auto r = n.transport->start(); !r) return r.error().with_context(p_.name_of(i));
     n.st = lab_node::state::live;
-    feed_.join(i, run_clock(wall_now()));
+    feed_.join(i, run_clock(clock_.now()));
     return core::ok();
   }
 
@@ -547,7 +553,7 @@ class runner {
       last_source_ = c->header().source_time + c->header().duration;
       feed_.produced(c->seq().value(), run_clock(c->header().source_time), c->header().keyframe(), c->size());
       if (o.st != lab_node::state::live) return;
-      o.node->on_local_chunk(c, wall_now());
+      o.node->on_local_chunk(c, clock_.now());
       o.transport->poke();
     });
     auto src = make_source();
@@ -555,7 +561,7 @@ class runner {
       fail_setup(src.error());
       return;
     }
-    source_ = std::make_unique<lab_source>(io_, stream);
+    source_ = std::make_unique<lab_source>(io_, stream, clock_);
     source_->start(std::move(*src));
     announce_origin();
   }
@@ -563,9 +569,15 @@ class runner {
   core::result<std::unique_ptr<media::source>> make_source() const {
     const auto& src = s_.source;
     if (src.kind == "file") {
-      auto made = media::make_source("file:" + src.path + ":loop");
-      if (!made) return made.error().with_context("lab: source");
-      return std::move(*made);
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(src.path, ec)) {
+        return core::make_error(lab_errc::setup, "lab: source: no such file: " + src.path);
+      }
+      media::demux_settings d;
+      d.url = src.path;
+      d.loop = true;
+      d.pace = clock_.factor();
+      return std::unique_ptr<media::source>(std::make_unique<media::demux_source>(std::move(d)));
     }
     if (src.gop_ms != 2000) {
       spdlog::warn("lab: the test source keeps a keyframe every 2 s (gop_ms {} ignored)", src.gop_ms);
@@ -576,6 +588,7 @@ class runner {
     ts.fps = static_cast<int>(src.fps);
     ts.kbps = test_video_kbps(src.bitrate_kbps);
     ts.paced = true;
+    ts.pace = clock_.factor();
     ts.x264_preset = "ultrafast";  // 6 % of a core at 640x360@25 against veryfast's 11 % (docs/lab.md)
     return std::unique_ptr<media::source>(std::make_unique<media::test_source>(ts));
   }
@@ -596,11 +609,11 @@ class runner {
       a.stream_kbps = s_.source.bitrate_kbps;
       a.public_key = chunk::to_hex(signer_.public_key());
       tracker_.set_public_key(k_stream, a.public_key);
-      if (auto res = tracker_.announce(a, tracker::request_context{"127.0.0.1", {}}, wall_now()); !res) {
+      if (auto res = tracker_.announce(a, tracker::request_context{"127.0.0.1", {}}, clock_.now()); !res) {
         spdlog::warn("lab: the tracker refused the origin: {}", res.error().message);
       }
     }
-    announce_timer_.expires_after(std::chrono::seconds{1});
+    announce_timer_.expires_after(clock_.to_wall(core::micros{1'000'000}));
     announce_timer_.async_wait([this](boost::system::error_code ec) {
       if (!ec) announce_origin();
     });
@@ -617,6 +630,7 @@ class runner {
     }
     net::tracker_client_settings ts;
     ts.url = tracker_url_;
+    ts.clock = clock_;
     pt::announce_request& a = ts.client.node;
     a.id = n.id;
     a.stream = k_stream;
@@ -640,7 +654,7 @@ class runner {
     std::vector<ps::peer_address> addresses;
     addresses.reserve(r.candidates.size());
     for (const auto& c : r.candidates) addresses.push_back(c.address);
-    n.node->on_candidates(addresses, wall_now());
+    n.node->on_candidates(addresses, clock_.now());
     n.transport->poke();
   }
 
@@ -652,7 +666,7 @@ class runner {
   void depart(std::uint32_t i, bool graceful) {
     lab_node& n = nodes_[i];
     if (n.st != lab_node::state::live) return;
-    const auto now = wall_now();
+    const auto now = clock_.now();
     loop_shard& sh = shard_of(i);
     sample(sh, i, now);
     feed_.flush(sh.batch);
@@ -674,7 +688,7 @@ class runner {
   }
 
   void on_planned_event(const scenario::planned_event& e) {
-    const auto now = wall_now();
+    const auto now = clock_.now();
     feed_.event(run_clock(now), e.label);
     if (e.k == scenario::planned_event::kind::tracker_stop && tracker_up_) {
       tracker_servers_.back()->stop();  // kept until the end: its coroutines may still run
@@ -693,10 +707,10 @@ class runner {
 
   void arm_actions(loop_shard& sh) {
     if (sh.next_action >= sh.actions.size()) return;
-    sh.action_timer.expires_after(std::max(sh.actions[sh.next_action].at - wall_now(), core::micros{0}));
+    sh.action_timer.expires_after(clock_.to_wall(std::max(sh.actions[sh.next_action].at - clock_.now(), core::micros{0})));
     sh.action_timer.async_wait([this, &sh](boost::system::error_code ec) {
       if (ec) return;
-      while (sh.next_action < sh.actions.size() && sh.actions[sh.next_action].at <= wall_now()) {
+      while (sh.next_action < sh.actions.size() && sh.actions[sh.next_action].at <= clock_.now()) {
         const action a = sh.actions[sh.next_action++];
         switch (a.k) {
           case action::kind::join:
@@ -723,22 +737,24 @@ class runner {
   }
 
   void arm_sampler(loop_shard& sh) {
-    sh.next_sample += k_sample_interval;
+    sh.next_sample += clock_.to_wall(k_sample_interval);
     const auto steady = std::chrono::steady_clock::now();
     if (sh.next_sample < steady) sh.next_sample = steady;  // far behind: skip ticks, do not bunch them
     sh.sample_timer.expires_at(sh.next_sample);
     sh.sample_timer.async_wait([this, &sh](boost::system::error_code ec) {
       if (ec) return;
-      const auto late = std::chrono::steady_clock::now() - sh.next_sample;
-      sh.lateness.add(std::chrono::duration<double, std::milli>(late).count());
-      sh.lateness_window.add(std::chrono::duration<double, std::milli>(late).count());
+      // In the nodes' time: a dilated run's timers are that much less late to its swarm.
+      const double late = clock_.from_wall_ms(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sh.next_sample).count());
+      sh.lateness.add(late);
+      sh.lateness_window.add(late);
       sample_all(sh);
       arm_sampler(sh);
     });
   }
 
   void sample_all(loop_shard& sh) {
-    const auto now = wall_now();
+    const auto now = clock_.now();
     std::size_t connections = 0, live = 0;
     for (const std::uint32_t i : sh.nodes) {
       if (nodes_[i].st != lab_node::state::live) continue;
@@ -759,7 +775,7 @@ class runner {
             "lab: t = {:.0f} s: loop {}/{}: {} nodes live, {} swarm sessions, loop {:.0f} % busy, timers late p99 "
             "{:.1f} ms ({:.1f} ms in the last {:.0f} s)",
             static_cast<double>((now - t0_).count()) / 1e6, sh.index, shards_.size(), live, connections,
-            100 * (cpu - sh.progress_cpu) / (static_cast<double>(k_progress_interval.count()) / 1e6),
+            100 * (cpu - sh.progress_cpu) / (static_cast<double>(clock_.to_wall(k_progress_interval).count()) / 1e6),
             sh.lateness.quantile(0.99), sh.lateness_window.quantile(0.99),
             static_cast<double>(k_progress_interval.count()) / 1e6);
         sh.progress_cpu = cpu;
@@ -821,7 +837,7 @@ class runner {
   /// Loop 0 also stops the source and the tracker. The collector is finished once every loop
   /// has stopped (run()).
   void finish_loop(loop_shard& sh) {
-    const auto now = wall_now();
+    const auto now = clock_.now();
     for (const std::uint32_t i : sh.nodes) {
       if (nodes_[i].st == lab_node::state::live) sample(sh, i, now);
     }
@@ -871,6 +887,7 @@ class runner {
   const scenario::plan& p_;
   shared_feed feed_;
   core::time_point start_;  // the collector's t = 0, wall clock: the origin starts here
+  core::dilated_clock clock_;  // the nodes' time: the wall clock, dilated from start_ on
   core::time_point t0_;     // the plan's t = 0, wall clock: start_ + k_origin_lead
   core::time_point end_;    // t0_ + the plan's duration
   chunk::signer signer_;
@@ -909,7 +926,7 @@ core::result<report::run_result> run_in_process(const scenario::scenario& s, con
   // The in-process mode has no per-node processes, binaries or work files: only the loops.
   std::size_t threads = settings.threads;
   if (threads == 0) threads = std::max(1U, std::thread::hardware_concurrency());
-  auto r = std::make_unique<runner>(s, p, c, threads);
+  auto r = std::make_unique<runner>(s, p, c, threads, settings.dilation);
   auto result = r->run(figures);
   r.reset();  // nodes, then loops
   if (figures) {
@@ -930,8 +947,9 @@ core::result<report::run_result> run_in_process(const scenario::scenario& s, con
 
 std::vector<std::string> loop_summary(const in_process_figures& f) {
   if (f.loops.empty()) return {};
-  std::string line = fmt::format("lab loops      {} event loop{} (threads), CPU {:.0f} s of {:.0f} s wall:",
-                                 f.loops.size(), f.loops.size() == 1 ? "" : "s", f.loop_cpu_s, f.wall_s);
+  std::string line = fmt::format("lab loops      {} event loop{} (threads), CPU {:.0f} s of {:.0f} s wall{}:",
+                                 f.loops.size(), f.loops.size() == 1 ? "" : "s", f.loop_cpu_s, f.wall_s,
+                                 f.dilation != 1 ? fmt::format(" (time dilated {:g}x: timers' lateness in the nodes' time)", f.dilation) : "");
   std::string verdict;
   for (std::size_t k = 0; k < f.loops.size(); ++k) {
     const loop_figures& l = f.loops[k];
@@ -943,7 +961,7 @@ std::vector<std::string> loop_summary(const in_process_figures& f) {
           "lab saturated  loop {}'s timers were {:.0f} ms late (p99 >= 20 ms): the lab, not the swarm, limited this "
           "run: {}",
           k, l.late_p99_ms,
-          busy >= 80 ? "the loop was busy (fewer peers, or more --threads on more free cores)"
+          busy >= 80 ? "the loop was busy (fewer peers, more --threads on more free cores, or a larger --dilation)"
                      : "the loop waited for a core (other threads or processes on this machine)");
     }
   }

@@ -47,6 +47,7 @@ struct in_process_figures {
   std::uint64_t retransmissions = 0;  ///< writes the loss model delayed
   std::size_t fd_limit = 0;           ///< RLIMIT_NOFILE the run had
   double stream_kbps = 0;             ///< the origin's stream as produced (MPEG-TS chunk payload)
+  double dilation = 1;                ///< lab_settings::dilation: wall seconds per second of the run
 };
 
 /// run_in_process, also reporting the figures above (`figures` may be null).

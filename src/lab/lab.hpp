@@ -24,6 +24,10 @@ struct lab_settings {
   bool keep_going_on_node_failure = true;
   /// In-process mode: event loops (threads) the nodes are spread over; 0 = one per hardware core.
   std::size_t threads = 0;
+  /// In-process mode: time dilation — every node's clock, link, timer and the source run this
+  /// many times slower than real time (1 = real time), so that a run too big for this machine's
+  /// cores in real time fits; the report is in the nodes' (dilated) time. docs/lab.md.
+  double dilation = 1;
 };
 
 core::result<report::run_result> run_in_process(const scenario::scenario& s, const scenario::plan& p,

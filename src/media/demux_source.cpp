@@ -182,7 +182,8 @@ core::result<void> demux_source::run_pass(const source_callbacks& cb, const std:
         st.t0 = now;
         st.d0 = f.dts;
       }
-      const auto due = st.t0 + std::chrono::microseconds((f.dts - st.d0) * 100 / 9);
+      const auto due = st.t0 + std::chrono::microseconds(static_cast<std::int64_t>(
+                                   static_cast<double>((f.dts - st.d0) * 100 / 9) * settings_.pace));
       if (now > due + k_max_lag) {
         st.t0 += now - due;
       } else if (!sleep_until(stop, due)) {

@@ -20,6 +20,8 @@ struct demux_settings {
   bool loop = false;  ///< files: start again at the end, timestamps continuing
   /// Files only: deliver frames at their DTS pace (off in tests: as fast as they are read).
   bool paced = true;
+  /// Paced: wall seconds per second of media (a lab dilating time by 3 takes 3 s per second).
+  double pace = 1;
   /// Network only: a read that waits longer than this fails the source (on_end with the error).
   int read_timeout_ms = 10'000;
 };

@@ -267,7 +267,8 @@ core::result<void> test_source::run(const source_callbacks& cb, std::stop_token 
   for (std::int64_t i = 0; s.max_frames == 0 || i < s.max_frames; ++i) {
     if (stop.stop_requested()) return core::ok();
     if (s.paced) {
-      auto due = t0 + std::chrono::nanoseconds(i * 1'000'000'000LL / s.fps);
+      auto due = t0 + std::chrono::nanoseconds(
+                          static_cast<std::int64_t>(static_cast<double>(i) * 1e9 * s.pace / s.fps));
       const auto now = std::chrono::steady_clock::now();
       if (now > due + k_max_lag) {
         t0 += now - due;

@@ -20,6 +20,8 @@ struct test_source_settings {
   int kbps = 2500;
   /// Real-time pacing. Off in tests: frames come as fast as the encoder makes them.
   bool paced = true;
+  /// Paced: wall seconds per second of media (a lab dilating time by 3 takes 3 s per second).
+  double pace = 1;
   /// Video frames to produce before ending with success; 0 = until stopped.
   std::int64_t max_frames = 0;
   /// x264 preset. `meshcast lab` takes "ultrafast": its encoder shares the machine with hundreds

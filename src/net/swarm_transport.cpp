@@ -30,16 +30,15 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-core::time_point now() { return core::system_clock{}.now(); }
-
-/// Sets a steady timer to fire at a wall-clock deadline (or never). A non-zero `grain` rounds
+/// Sets a steady timer to fire at a deadline of `clock` (or never). A non-zero `grain` rounds
 /// the expiry up to a multiple of it on the steady clock, so that many timers share expiries.
-void arm(asio::steady_timer& t, std::optional<core::time_point> deadline, core::micros grain = core::micros{0}) {
+void arm(const core::dilated_clock& clock, asio::steady_timer& t, std::optional<core::time_point> deadline,
+         core::micros grain = core::micros{0}) {
   if (!deadline) {
     t.expires_at(asio::steady_timer::time_point::max());
     return;
   }
-  const auto delta = *deadline - now();
+  const auto delta = clock.to_wall(*deadline - clock.now());
   if (grain.count() <= 0) {
     t.expires_after(std::max(delta, core::micros{0}));
     return;
@@ -82,10 +81,10 @@ struct shaped_connection {
 
 struct connection : std::enable_shared_from_this<connection> {
   connection(asio::io_context& io, tcp::socket s, swarm::neighbour_id n, bool in,
-             const ps::hello& local, const ps::session_settings& settings)
+             const ps::hello& local, const ps::session_settings& settings, core::time_point now)
       : id(n),
         socket(std::move(s)),
-        sess(local, settings, now()),
+        sess(local, settings, now),
         inbound(in),
         wake(io),
         timer(io) {
@@ -167,7 +166,7 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
   std::function<void(swarm::neighbour_id, const ps::hello&)> neighbour_observer;
 
   std::shared_ptr<connection> add(tcp::socket s, bool inbound) {
-    auto c = std::make_shared<connection>(io, std::move(s), next_id++, inbound, local, settings.session);
+    auto c = std::make_shared<connection>(io, std::move(s), next_id++, inbound, local, settings.session, now());
     c->sess.set_origin_offset(is_origin ? core::micros{0} : offset);
     conns[c->id] = c;
     auto self = shared_from_this();
@@ -183,7 +182,16 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
     return c;
   }
 
-  [[nodiscard]] core::micros grain() const { return settings.shaper ? k_shaped_timer_grain : core::micros{0}; }
+  [[nodiscard]] core::time_point now() const { return settings.clock.now(); }
+  void arm(asio::steady_timer& t, std::optional<core::time_point> deadline, core::micros grain = core::micros{0}) const {
+    meshcast::net::arm(settings.clock, t, deadline, grain);
+  }
+
+  /// The timer grain: a shaped transport's millisecond of the nodes' time (so a dilated lab
+  /// batches as much of the swarm's work per wake-up as a real-time one), none otherwise.
+  [[nodiscard]] core::micros grain() const {
+    return settings.shaper ? settings.clock.to_wall(k_shaped_timer_grain) : core::micros{0};
+  }
 
   /// The writer of `c` goes to sleep (true) or wakes (false).
   void set_idle(connection& c, bool v) {
@@ -389,14 +397,14 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
       if (c->shaped) {
         // The download link: these bytes arrive when the bucket lets them through; meanwhile
         // nothing more is read, so TCP flow control slows the sender.
-        const auto at = st->settings.shaper->receive(now(), n);
-        if (at > now()) {
-          arm(c->shaped->pace_in, at, k_shaped_timer_grain);
+        const auto at = st->settings.shaper->receive(st->now(), n);
+        if (at > st->now()) {
+          st->arm(c->shaped->pace_in, at, st->grain());
           co_await c->shaped->pace_in.async_wait(use_tuple);
           if (c->closed || c->gone) break;
         }
       }
-      c->sess.on_bytes({buf.data(), n}, now());
+      c->sess.on_bytes({buf.data(), n}, st->now());
       st->process(c);
       if (n == buf.size() && buf.size() < max_read) buf.resize(std::min(2 * buf.size(), max_read));
     }
@@ -422,7 +430,7 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
         co_return;
       }
       if (c->up) {
-        if (auto msg = st->node.next_message_for(c->id, now())) {
+        if (auto msg = st->node.next_message_for(c->id, st->now())) {
           c->sess.send(*msg);
           continue;
         }
@@ -560,7 +568,7 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
     if (link_armed && link_due && (!next || *link_due <= *next)) return;
     link_due = next;
     link_armed = next.has_value();
-    if (next) arm(link_timer, next, k_shaped_timer_grain);
+    if (next) arm(link_timer, next, grain());
   }
 
   static asio::awaitable<void> link_loop(std::shared_ptr<state> st) {
@@ -578,11 +586,11 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
   static asio::awaitable<void> timer_loop(std::shared_ptr<state> st, std::shared_ptr<connection> c) {
     while (!c->closed) {
       c->timer_due = c->sess.next_deadline();
-      arm(c->timer, c->timer_due, st->grain());
+      st->arm(c->timer, c->timer_due, st->grain());
       auto [ec] = co_await c->timer.async_wait(use_tuple);
       if (c->closed) break;
       if (!ec) {
-        c->sess.on_timeout(now());
+        c->sess.on_timeout(st->now());
         st->process(c);
       }
     }
@@ -594,7 +602,7 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
       if (st->stopped) break;
       if (!ec) {
         st->node_armed = false;
-        st->node.on_timeout(now());
+        st->node.on_timeout(st->now());
         st->node_pass();
       }
     }
@@ -621,7 +629,7 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
   static asio::awaitable<void> dial_one(std::shared_ptr<state> st, tcp::endpoint ep,
                                        std::optional<ps::peer_address> ordered = std::nullopt) {
     if (st->conns.size() >= st->settings.max_connections) {
-      if (ordered) st->node.on_dial_failed(*ordered, now());
+      if (ordered) st->node.on_dial_failed(*ordered, st->now());
       co_return;
     }
     tcp::socket s(st->io);
@@ -633,7 +641,7 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
       ++st->stats.dial_failures;
       spdlog::debug("swarm: dial {} failed", endpoint_text(ep));
       if (ordered && !st->stopped) {
-        st->node.on_dial_failed(*ordered, now());
+        st->node.on_dial_failed(*ordered, st->now());
         st->node_pass();
       }
       co_return;

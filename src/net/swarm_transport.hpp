@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "core/time.hpp"
 #include "net/link_shaper.hpp"
 #include "proto/swarm/session.hpp"
 #include "swarm/node.hpp"
@@ -32,6 +33,9 @@ struct swarm_transport_settings {
   /// With a shaper: the one-way delay to the node a neighbour's hello names. Applied from the
   /// moment that hello arrives (the two hellos themselves cross undelayed); unset = 0.
   std::function<core::micros(const proto::swarm::hello&)> link_delay;
+  /// The node's time: the wall clock, or a lab's dilated clock (`meshcast lab --dilation`), whose
+  /// spans the transport stretches into its timers' wall time.
+  core::dilated_clock clock;
 };
 
 struct swarm_transport_stats {

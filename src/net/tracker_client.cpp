@@ -23,6 +23,7 @@ struct tracker_client::state {
         timer(io),
         http(io.get_executor()),
         settings(std::move(s)),
+        clock(settings.clock),
         core(settings.client, clock.now()),
         on_response(std::move(r)),
         on_error(std::move(e)) {}
@@ -32,7 +33,7 @@ struct tracker_client::state {
   http_client http;
   tracker_client_settings settings;
   http_url url;
-  core::system_clock clock;
+  core::dilated_clock clock;
   pt::client core;
   response_handler on_response;
   error_handler on_error;
@@ -104,7 +105,7 @@ asio::awaitable<void> announce_loop(state_ptr st) {
     if (deadline && *deadline <= now) continue;
     // No deadline cannot happen here (nothing is in flight), but never spin: wait a second.
     const core::micros wait = deadline ? *deadline - now : core::micros{1'000'000};
-    st->timer.expires_after(wait);
+    st->timer.expires_after(st->clock.to_wall(wait));
     co_await st->timer.async_wait(use_tuple);  // cancelled by stop() and announce_soon()
   }
 }

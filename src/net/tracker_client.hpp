@@ -14,6 +14,7 @@
 #include <string>
 
 #include "core/result.hpp"
+#include "core/time.hpp"
 #include "proto/tracker/client.hpp"
 
 namespace meshcast::net {
@@ -24,6 +25,8 @@ struct tracker_client_settings {
   std::chrono::milliseconds request_timeout{5'000};  ///< one announce, connect to answer
   std::chrono::milliseconds leave_timeout{1'000};    ///< the leave sent by stop()
   proto::tracker::client_settings client;  ///< the node to announce, interval clamps, backoff
+  /// The node's time (a lab's dilated clock stretches the announce intervals into wall time).
+  core::dilated_clock clock;
 };
 
 class tracker_client {
