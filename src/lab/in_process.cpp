@@ -81,10 +81,16 @@ struct node_id_hash {
 /// 424/720/1022 kb/s). A stream under ~330 kb/s cannot be made (the video's floor is 100 kb/s).
 int test_video_kbps(std::uint32_t stream_kbps) { return std::max(100, static_cast<int>(stream_kbps) - 225); }
 
-/// Raises the soft RLIMIT_NOFILE to the hard limit: every connection costs two descriptors here.
+/// Raises RLIMIT_NOFILE: every connection costs two descriptors here. The hard limit too (to
+/// twice `wanted`) when it is short and the process may (root: up to fs.nr_open); else the soft limit to
+/// the hard one. At 1000 peers a 20,000 limit left some peers unable to dial or accept.
 std::size_t raise_fd_limit(std::size_t wanted) {
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 2 * wanted) {
+    const rlimit more{2 * wanted, 2 * wanted};  // headroom: dials refused when full, tracker requests
+    if (setrlimit(RLIMIT_NOFILE, &more) == 0) getrlimit(RLIMIT_NOFILE, &rl);  // refused: keep the old
+  }
   if (rl.rlim_cur < rl.rlim_max) {
     rl.rlim_cur = rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0) getrlimit(RLIMIT_NOFILE, &rl);

@@ -613,6 +613,14 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
       auto [ec, s] = co_await st->acceptor.async_accept(use_tuple);
       if (ec) {
         if (st->stopped || ec == asio::error::operation_aborted) break;
+        if (ec == asio::error::no_descriptors) {
+          // Out of file descriptors: the connection stays in the backlog and accepting again at
+          // once would fail again, spinning. Wait for descriptors to be freed.
+          if (st->stats.accept_stalls++ == 0) spdlog::warn("swarm: cannot accept: {}", ec.message());
+          asio::steady_timer pause(st->io);
+          pause.expires_after(std::chrono::milliseconds{100});
+          co_await pause.async_wait(use_tuple);
+        }
         continue;
       }
       if (st->conns.size() >= st->settings.max_connections) {

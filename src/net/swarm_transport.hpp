@@ -43,6 +43,7 @@ struct swarm_transport_stats {
   std::uint64_t dialled = 0;
   std::uint64_t dial_failures = 0;
   std::uint64_t closed_malformed = 0;  ///< sessions closed for protocol errors (ours or theirs)
+  std::uint64_t accept_stalls = 0;     ///< accepts that failed for want of file descriptors
   std::uint64_t bytes_in = 0, bytes_out = 0;
   std::uint64_t payload_in = 0, payload_out = 0;
   std::size_t connections = 0;
