@@ -75,11 +75,6 @@ struct node_id_hash {
   }
 };
 
-/// The test source's video bitrate that makes its MPEG-TS stream run at `stream_kbps`: the
-/// 128 kb/s AAC track, one PES per audio frame and TS packetisation add ~225 kb/s to the video
-/// (measured at 640x360@25, 100 ms chunks: video 200/500/800 kb/s gave a stream of
-/// 424/720/1022 kb/s). A stream under ~330 kb/s cannot be made (the video's floor is 100 kb/s).
-int test_video_kbps(std::uint32_t stream_kbps) { return std::max(100, static_cast<int>(stream_kbps) - 225); }
 
 /// Raises RLIMIT_NOFILE: every connection costs two descriptors here. The hard limit too (to
 /// twice `wanted`) when it is short and the process may (root: up to fs.nr_open); else the soft limit to

@@ -22,7 +22,7 @@ std::string endpoint(std::uint32_t node, std::uint16_t port) {
 std::string source_spec(const scenario::source_spec& src) {
   if (src.kind == "file") return "file:" + src.path + ":loop";
   return "test:" + std::to_string(src.width) + "x" + std::to_string(src.height) + "@" + std::to_string(src.fps) + ":" +
-         std::to_string(src.bitrate_kbps);
+         std::to_string(test_video_kbps(src.bitrate_kbps));
 }
 
 core::error unsupported(std::string what) {

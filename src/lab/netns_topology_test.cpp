@@ -76,7 +76,7 @@ TEST(netns_topology, the_origin_runs_the_test_source_and_records) {
   auto p = make_plan(3);
   p.nodes[0].upload_bps = 8e6;
   EXPECT_EQ(text(node_command(s, p, k_layout, 0)),
-            "/usr/bin/meshcast --log-level info origin --source test:640x360@25:1000 --name lab "
+            "/usr/bin/meshcast --log-level info origin --source test:640x360@25:775 --name lab "
             "--http 10.77.0.1:8080 --rtmp 127.0.0.1:1935 --swarm 10.77.0.1:7070 --public-host 10.77.0.1 "
             "--chunk-ms 100 --max-neighbours 32 --swarm-upload-kbps 7600 --record /tmp/run/nodes/node-0.rec");
 }
