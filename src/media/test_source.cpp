@@ -1,5 +1,6 @@
 #include "media/test_source.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <chrono>
@@ -215,8 +216,8 @@ core::result<void> test_source::run(const source_callbacks& cb, std::stop_token 
   venc->pix_fmt = AV_PIX_FMT_YUV420P;
   venc->time_base = AVRational{1, s.fps};
   venc->framerate = AVRational{s.fps, 1};
-  venc->gop_size = 2 * s.fps;
-  venc->keyint_min = 2 * s.fps;
+  venc->gop_size = std::max(1, static_cast<int>((static_cast<std::int64_t>(s.gop_ms) * s.fps + 500) / 1000));
+  venc->keyint_min = venc->gop_size;
   venc->max_b_frames = 0;
   venc->bit_rate = s.kbps * 1000LL;
   venc->rc_max_rate = venc->bit_rate;

@@ -18,6 +18,8 @@ struct test_source_settings {
   int height = 720;
   int fps = 30;
   int kbps = 2500;
+  /// Keyframe interval (a GOP), ms; at least one frame.
+  int gop_ms = 2000;
   /// Real-time pacing. Off in tests: frames come as fast as the encoder makes them.
   bool paced = true;
   /// Paced: wall seconds per second of media (a lab dilating time by 3 takes 3 s per second).
