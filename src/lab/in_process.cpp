@@ -11,7 +11,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
 #include <ctime>
 #include <memory>
 #include <mutex>
@@ -22,7 +21,6 @@
 
 #include "chunk/signer.hpp"
 #include "lab/in_process_memo.hpp"
-#include "media/demux_source.hpp"
 #include "media/live_stream.hpp"
 #include "media/source.hpp"
 #include "media/test_source.hpp"
@@ -75,10 +73,9 @@ struct node_id_hash {
   }
 };
 
-
 /// Raises RLIMIT_NOFILE: every connection costs two descriptors here. The hard limit too (to
-/// twice `wanted`) when it is short and the process may (root: up to fs.nr_open); else the soft limit to
-/// the hard one. At 1000 peers a 20,000 limit left some peers unable to dial or accept.
+/// twice `wanted`) when it is short and the process may (root: up to fs.nr_open); else the soft
+/// limit to the hard one.
 std::size_t raise_fd_limit(std::size_t wanted) {
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
@@ -570,15 +567,9 @@ class runner {
   core::result<std::unique_ptr<media::source>> make_source() const {
     const auto& src = s_.source;
     if (src.kind == "file") {
-      std::error_code ec;
-      if (!std::filesystem::is_regular_file(src.path, ec)) {
-        return core::make_error(lab_errc::setup, "lab: source: no such file: " + src.path);
-      }
-      media::demux_settings d;
-      d.url = src.path;
-      d.loop = true;
-      d.pace = clock_.factor();
-      return std::unique_ptr<media::source>(std::make_unique<media::demux_source>(std::move(d)));
+      auto made = media::make_source("file:" + src.path + ":loop", clock_.factor());
+      if (!made) return made.error().with_context("lab: source");
+      return std::move(*made);
     }
     media::test_source_settings ts;
     ts.width = static_cast<int>(src.width);

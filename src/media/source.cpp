@@ -32,7 +32,7 @@ bool source::sleep_until(const std::stop_token& stop,
   return !stop.stop_requested();
 }
 
-core::result<std::unique_ptr<source>> make_source(std::string_view spec) {
+core::result<std::unique_ptr<source>> make_source(std::string_view spec, double pace) {
   auto bad = [&](const std::string& why) {
     return core::make_error(source_error::bad_spec,
                             "source spec \"" + std::string(spec) + "\": " + why);
@@ -40,6 +40,7 @@ core::result<std::unique_ptr<source>> make_source(std::string_view spec) {
   if (spec == "test" || spec.starts_with("test:")) {
     auto s = parse_test_spec(spec);
     if (!s) return s.error();
+    s->pace = pace;
     return std::unique_ptr<source>(std::make_unique<test_source>(*s));
   }
   if (spec.starts_with("file:")) {
@@ -54,6 +55,7 @@ core::result<std::unique_ptr<source>> make_source(std::string_view spec) {
     d.kind = demux_settings::input::file;
     std::error_code ec;
     if (!std::filesystem::is_regular_file(d.url, ec)) return bad("no such file: " + d.url);
+    d.pace = pace;
     return std::unique_ptr<source>(std::make_unique<demux_source>(std::move(d)));
   }
   if (spec.starts_with("tcp://") || spec.starts_with("http://") || spec.starts_with("https://")) {

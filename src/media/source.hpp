@@ -70,7 +70,8 @@ class source {
 ///   http://... https://...  same, over HTTP
 /// A malformed spec is an error naming what was expected; the input itself is opened by the
 /// source's thread, so an unreachable host or a broken file is reported through on_end (a file
-/// that does not exist is refused here already).
-core::result<std::unique_ptr<source>> make_source(std::string_view spec);
+/// that does not exist is refused here already). `pace`: wall seconds per second of media for
+/// the paced sources (test, file), 1 = real time (a lab dilating time by K passes K).
+core::result<std::unique_ptr<source>> make_source(std::string_view spec, double pace = 1);
 
 }  // namespace meshcast::media
