@@ -30,24 +30,6 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-/// Sets a steady timer to fire at a deadline of `clock` (or never). A non-zero `grain` rounds
-/// the expiry up to a multiple of it on the steady clock, so that many timers share expiries.
-void arm(const core::dilated_clock& clock, asio::steady_timer& t, std::optional<core::time_point> deadline,
-         core::micros grain = core::micros{0}) {
-  if (!deadline) {
-    t.expires_at(asio::steady_timer::time_point::max());
-    return;
-  }
-  const auto delta = clock.to_wall(*deadline - clock.now());
-  if (grain.count() <= 0) {
-    t.expires_after(std::max(delta, core::micros{0}));
-    return;
-  }
-  const auto at = std::chrono::steady_clock::now() + std::max(delta, core::micros{0});
-  const auto since = std::chrono::ceil<core::micros>(at.time_since_epoch());
-  t.expires_at(asio::steady_timer::time_point{(since + grain - core::micros{1}) / grain * grain});
-}
-
 /// Timer grain of a shaped (lab) transport: hundreds of nodes in one process arm thousands of
 /// timers; rounded to whole milliseconds they fire together, and the loop wakes (and reprograms
 /// its timerfd, a costly syscall in a VM) at most a thousand times a second instead of once per
@@ -183,8 +165,23 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
   }
 
   [[nodiscard]] core::time_point now() const { return settings.clock.now(); }
-  void arm(asio::steady_timer& t, std::optional<core::time_point> deadline, core::micros grain = core::micros{0}) const {
-    meshcast::net::arm(settings.clock, t, deadline, grain);
+
+  /// Sets a steady timer to fire at a deadline of the node's clock (or never). A shaped
+  /// transport's expiries are rounded up to its grain on the steady clock, so that many timers
+  /// share them; a real node's are exact.
+  void arm(asio::steady_timer& t, std::optional<core::time_point> deadline) const {
+    if (!deadline) {
+      t.expires_at(asio::steady_timer::time_point::max());
+      return;
+    }
+    const auto delta = std::max(settings.clock.to_wall(*deadline - now()), core::micros{0});
+    const core::micros g = grain();
+    if (g.count() <= 0) {
+      t.expires_after(delta);
+      return;
+    }
+    const auto since = std::chrono::ceil<core::micros>((std::chrono::steady_clock::now() + delta).time_since_epoch());
+    t.expires_at(asio::steady_timer::time_point{(since + g - core::micros{1}) / g * g});
   }
 
   /// The timer grain: a shaped transport's millisecond of the nodes' time (so a dilated lab
@@ -336,7 +333,7 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
     if (node_armed && next == node_due) return;  // spare the timer loop a wake-up per input
     node_due = next;
     node_armed = true;
-    arm(node_timer, next, grain());
+    arm(node_timer, next);
   }
 
   void note_offset(const connection& c, const ps::rtt_event& t) {
@@ -399,7 +396,7 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
         // nothing more is read, so TCP flow control slows the sender.
         const auto at = st->settings.shaper->receive(st->now(), n);
         if (at > st->now()) {
-          st->arm(c->shaped->pace_in, at, st->grain());
+          st->arm(c->shaped->pace_in, at);
           co_await c->shaped->pace_in.async_wait(use_tuple);
           if (c->closed || c->gone) break;
         }
@@ -568,7 +565,7 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
     if (link_armed && link_due && (!next || *link_due <= *next)) return;
     link_due = next;
     link_armed = next.has_value();
-    if (next) arm(link_timer, next, grain());
+    if (next) arm(link_timer, next);
   }
 
   static asio::awaitable<void> link_loop(std::shared_ptr<state> st) {
@@ -586,7 +583,7 @@ struct swarm_transport::state : std::enable_shared_from_this<swarm_transport::st
   static asio::awaitable<void> timer_loop(std::shared_ptr<state> st, std::shared_ptr<connection> c) {
     while (!c->closed) {
       c->timer_due = c->sess.next_deadline();
-      st->arm(c->timer, c->timer_due, st->grain());
+      st->arm(c->timer, c->timer_due);
       auto [ec] = co_await c->timer.async_wait(use_tuple);
       if (c->closed) break;
       if (!ec) {

@@ -23,8 +23,7 @@ struct tracker_client::state {
         timer(io),
         http(io.get_executor()),
         settings(std::move(s)),
-        clock(settings.clock),
-        core(settings.client, clock.now()),
+        core(settings.client, settings.clock.now()),
         on_response(std::move(r)),
         on_error(std::move(e)) {}
 
@@ -33,7 +32,6 @@ struct tracker_client::state {
   http_client http;
   tracker_client_settings settings;
   http_url url;
-  core::dilated_clock clock;
   pt::client core;
   response_handler on_response;
   error_handler on_error;
@@ -64,7 +62,7 @@ void deliver(const state_ptr& st) {
     } else if (auto* failed = std::get_if<pt::failed_event>(&*e)) {
       spdlog::debug(
           "{} (retry in {} ms)", failed->error.message,
-          std::chrono::duration_cast<std::chrono::milliseconds>(failed->retry_at - st->clock.now())
+          std::chrono::duration_cast<std::chrono::milliseconds>(failed->retry_at - st->settings.clock.now())
               .count());
       if (!st->stopping && st->on_error) st->on_error(failed->error);
     } else if (std::holds_alternative<pt::left_event>(*e)) {
@@ -75,7 +73,7 @@ void deliver(const state_ptr& st) {
 
 asio::awaitable<void> announce_loop(state_ptr st) {
   while (!st->destroyed) {
-    core::time_point now = st->clock.now();
+    core::time_point now = st->settings.clock.now();
     if (auto req = st->core.poll_request(now)) {
       const bool leaving = req->kind == pt::request_kind::leave;
       http_headers headers;
@@ -88,7 +86,7 @@ asio::awaitable<void> announce_loop(state_ptr st) {
       auto res = co_await st->http.request(st->url, http::verb::post, std::string(req->target),
                                            std::move(req->body), limits, std::move(headers));
       if (st->destroyed) co_return;
-      now = st->clock.now();
+      now = st->settings.clock.now();
       if (res) {
         st->core.on_response(req->id, static_cast<int>(res->status), res->body, now);
       } else {
@@ -105,7 +103,7 @@ asio::awaitable<void> announce_loop(state_ptr st) {
     if (deadline && *deadline <= now) continue;
     // No deadline cannot happen here (nothing is in flight), but never spin: wait a second.
     const core::micros wait = deadline ? *deadline - now : core::micros{1'000'000};
-    st->timer.expires_after(st->clock.to_wall(wait));
+    st->timer.expires_after(st->settings.clock.to_wall(wait));
     co_await st->timer.async_wait(use_tuple);  // cancelled by stop() and announce_soon()
   }
 }
@@ -141,7 +139,7 @@ void tracker_client::stop(std::function<void()> on_stopped) {
   if (st.stopping) return;
   st.stopping = true;
   st.on_stopped = std::move(on_stopped);
-  st.core.leave(st.clock.now());
+  st.core.leave(st.settings.clock.now());
   if (!st.started) {
     finish(st);
     return;
@@ -155,7 +153,7 @@ void tracker_client::set_upload_kbps(std::uint32_t kbps) { state_->core.set_uplo
 void tracker_client::set_stream_kbps(std::uint32_t kbps) { state_->core.set_stream_kbps(kbps); }
 
 void tracker_client::announce_soon() {
-  state_->core.announce_soon(state_->clock.now());
+  state_->core.announce_soon(state_->settings.clock.now());
   state_->timer.cancel();
 }
 
